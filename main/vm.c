@@ -1,0 +1,423 @@
+#include "vm.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/eventfd.h>
+#include <sys/signalfd.h>
+#include <sys/sysinfo.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "boot.h"
+#include "bus.h"
+#include "console.h"
+#include "i8042.h"
+#include "kvm.h"
+#include "layout.h"
+#include "log.h"
+#include "memory.h"
+#include "pci.h"
+#include "rtc.h"
+#include "uart8250.h"
+#include "util.h"
+#include "vcpu.h"
+
+struct vm {
+	const struct vm_config *cfg;
+	struct kvm kvm;
+	struct guest_mem mem;
+	struct bus pio;
+	struct bus mmio;
+	struct uart8250 uart;
+	struct i8042 i8042;
+	struct rtc rtc;
+	struct pci_root pci;
+	struct console console;
+	struct vcpu *vcpus;
+	unsigned int nvcpus;
+	struct vcpu_env env;
+	atomic_bool stopping;
+	atomic_int stop_reason;
+	int stop_fd;	 /* eventfd: a vCPU or device asked the VM to stop */
+	int signal_fd;	 /* SIGINT, SIGTERM, SIGHUP */
+	int serial_fd;	 /* the serial output file; owned when serial mode is "file" */
+};
+
+static void vm_stop(void *ctx, enum vm_stop_reason why)
+{
+	struct vm *vm = ctx;
+	int expected = VM_STOP_NONE;
+	uint64_t one = 1;
+
+	/* The first reason wins: a reset followed by vCPUs seeing `stopping` stays a reset. */
+	atomic_compare_exchange_strong(&vm->stop_reason, &expected, (int)why);
+	atomic_store(&vm->stopping, true);
+	if (write(vm->stop_fd, &one, sizeof(one)) < 0)
+		log_warn_errno("stop eventfd");
+}
+
+static void isa_pulse(void *ctx, uint32_t irq)
+{
+	struct vm *vm = ctx;
+
+	if (kvm_irq_line(&vm->kvm, irq, 1) < 0 || kvm_irq_line(&vm->kvm, irq, 0) < 0)
+		log_warn_errno("KVM_IRQ_LINE %u", irq);
+}
+
+/* Ports that guests poke and that need no model: writes dropped, reads all ones. */
+static const struct bus_ops ignore_ops = {0};
+
+static int add_pio(struct vm *vm, uint64_t base, uint64_t len, const struct bus_ops *ops,
+		   void *ctx, const char *name)
+{
+	int ret = bus_add(&vm->pio, base, len, ops, ctx, name);
+
+	if (ret < 0)
+		log_err("cannot place %s at port 0x%llx: %s", name, (unsigned long long)base,
+			strerror(-ret));
+	return ret;
+}
+
+static int open_serial(struct vm *vm)
+{
+	const struct vm_config *cfg = vm->cfg;
+
+	vm->serial_fd = -1;
+	switch (cfg->serial_mode) {
+	case SERIAL_STDIO:
+		return console_init(&vm->console, STDIN_FILENO);
+	case SERIAL_FILE:
+		vm->serial_fd = open(cfg->serial_path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC,
+				     0600);
+		if (vm->serial_fd < 0) {
+			log_err_errno("cannot open the serial log %s", cfg->serial_path);
+			return -errno;
+		}
+		return console_init(&vm->console, -1);
+	case SERIAL_NONE:
+		return console_init(&vm->console, -1);
+	}
+	return -EINVAL;
+}
+
+static int setup_devices(struct vm *vm)
+{
+	struct vm_stopper stopper = {.stop = vm_stop, .ctx = vm};
+	struct irq_line isa = {.pulse = isa_pulse, .ctx = vm};
+	int out = vm->cfg->serial_mode == SERIAL_STDIO ? STDOUT_FILENO : vm->serial_fd;
+	int ret;
+
+	bus_init(&vm->pio, "pio");
+	bus_init(&vm->mmio, "mmio");
+	uart8250_init(&vm->uart, out, isa, UART_COM1_IRQ);
+	i8042_init(&vm->i8042, stopper);
+	rtc_init(&vm->rtc, vm->mem.size);
+	pci_root_init(&vm->pci, stopper);
+	ret = add_pio(vm, UART_COM1_BASE, 8, &uart8250_ops, &vm->uart, "com1");
+	if (!ret)
+		ret = add_pio(vm, I8042_DATA_PORT, 1, &i8042_ops, &vm->i8042, "i8042");
+	if (!ret)
+		ret = add_pio(vm, I8042_CMD_PORT, 1, &i8042_ops, &vm->i8042, "i8042");
+	if (!ret)
+		ret = add_pio(vm, RTC_PORT, 2, &rtc_ops, &vm->rtc, "rtc");
+	if (!ret)
+		ret = add_pio(vm, PCI_CONFIG_PORT, 8, &pci_root_ops, &vm->pci, "pci");
+	if (!ret)
+		ret = add_pio(vm, 0x80, 1, &ignore_ops, NULL, "post-code");
+	return ret;
+}
+
+static int check_host_memory(const struct vm_config *cfg)
+{
+	struct sysinfo si;
+	uint64_t host_mib;
+
+	if (sysinfo(&si) < 0)
+		return 0;
+	host_mib = ((uint64_t)si.totalram * si.mem_unit) >> 20;
+	if (cfg->memory_mib > host_mib) {
+		log_err("memory_mib %llu is more than this host has (%llu MiB)",
+			(unsigned long long)cfg->memory_mib, (unsigned long long)host_mib);
+		return -E2BIG;
+	}
+	return 0;
+}
+
+static int load_file(const char *what, const char *path, uint8_t **buf, size_t *len)
+{
+	int ret = read_file(path, buf, len);
+
+	if (ret < 0)
+		log_err("cannot read the %s %s: %s", what, path, strerror(-ret));
+	return ret;
+}
+
+/* Reads the kernel and initrd and builds the boot structures. Failures are the user's input. */
+static int load_guest(struct vm *vm, struct boot_entry *entry)
+{
+	const struct vm_config *cfg = vm->cfg;
+	struct boot_config bc = {.cmdline = cfg->cmdline, .ncpus = cfg->cpus};
+	uint8_t *kernel = NULL, *initrd = NULL;
+	char err[256] = "";
+	int ret;
+
+	ret = load_file("kernel", cfg->kernel, &kernel, &bc.kernel_len);
+	if (!ret && cfg->initrd)
+		ret = load_file("initrd", cfg->initrd, &initrd, &bc.initrd_len);
+	if (!ret) {
+		bc.kernel = kernel;
+		bc.initrd = initrd;
+		ret = boot_load(&vm->mem, &bc, entry, err, sizeof(err));
+		if (ret < 0)
+			log_err("%s: %s", cfg->kernel, err[0] ? err : strerror(-ret));
+		else
+			log_debug("loaded %s as %s", cfg->kernel,
+				  boot_format_name(boot_detect(kernel, bc.kernel_len)));
+	}
+	free(kernel);
+	free(initrd);
+	return ret;
+}
+
+static int create_vcpus(struct vm *vm, const struct boot_entry *entry)
+{
+	const struct vm_config *cfg = vm->cfg;
+	int ret;
+
+	vm->vcpus = calloc(cfg->cpus, sizeof(*vm->vcpus));
+	if (!vm->vcpus)
+		return -ENOMEM;
+	for (unsigned int i = 0; i < cfg->cpus; i++) {
+		ret = vcpu_create(&vm->vcpus[i], &vm->kvm, i, &vm->env);
+		if (ret < 0)
+			return ret;
+		vm->nvcpus++;
+		ret = vcpu_configure(&vm->vcpus[i], &vm->kvm, cfg->cpus,
+				     (const char *const *)cfg->cpu_hide, cfg->ncpu_hide,
+				     i == 0 ? entry : NULL);
+		if (ret < 0)
+			return ret;
+	}
+	return 0;
+}
+
+static int setup_signals(struct vm *vm)
+{
+	sigset_t set;
+
+	/* Blocked in every thread (vCPU threads inherit the mask) and read from a signalfd. */
+	sigemptyset(&set);
+	sigaddset(&set, SIGINT);
+	sigaddset(&set, SIGTERM);
+	sigaddset(&set, SIGHUP);
+	if (pthread_sigmask(SIG_BLOCK, &set, NULL) != 0)
+		return -EINVAL;
+	vm->signal_fd = signalfd(-1, &set, SFD_CLOEXEC);
+	if (vm->signal_fd < 0) {
+		log_err_errno("signalfd");
+		return -errno;
+	}
+	signal(SIGPIPE, SIG_IGN);
+	return vcpu_signals_init();
+}
+
+static void forward_input(struct vm *vm)
+{
+	uint8_t in[64], out[sizeof(in) + 1];
+	bool quit;
+	ssize_t n = read(vm->console.in_fd, in, sizeof(in));
+	size_t m;
+
+	if (n <= 0) {
+		if (n < 0 && (errno == EINTR || errno == EAGAIN))
+			return;
+		/* End of input: the guest keeps running, we stop listening. */
+		vm->console.in_fd = -1;
+		return;
+	}
+	m = console_filter(&vm->console, in, (size_t)n, out, &quit);
+	/* A full FIFO drops input, as a real UART would. */
+	uart8250_input(&vm->uart, out, m);
+	if (quit) {
+		log_info("stopped from the console (Ctrl-A x)");
+		vm_stop(vm, VM_STOP_SIGNAL);
+	}
+}
+
+static void take_signal(struct vm *vm)
+{
+	struct signalfd_siginfo si;
+
+	if (read(vm->signal_fd, &si, sizeof(si)) != (ssize_t)sizeof(si))
+		return;
+	log_info("stopping on %s", strsignal((int)si.ssi_signo));
+	vm_stop(vm, VM_STOP_SIGNAL);
+}
+
+/* The main thread's loop: console input and signals, until something stops the VM. */
+static void main_loop(struct vm *vm)
+{
+	while (!atomic_load(&vm->stopping)) {
+		struct pollfd p[3] = {
+			{.fd = vm->stop_fd, .events = POLLIN},
+			{.fd = vm->signal_fd, .events = POLLIN},
+			{.fd = vm->console.in_fd, .events = POLLIN},
+		};
+		int n = poll(p, vm->console.in_fd >= 0 ? 3 : 2, -1);
+
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			log_err_errno("poll");
+			vm_stop(vm, VM_STOP_ERROR);
+			break;
+		}
+		if (p[1].revents & POLLIN)
+			take_signal(vm);
+		if (vm->console.in_fd >= 0 && p[2].revents & (POLLIN | POLLHUP | POLLERR))
+			forward_input(vm);
+	}
+	for (unsigned int i = 0; i < vm->nvcpus; i++)
+		vcpu_kick(&vm->vcpus[i]);
+	for (unsigned int i = 0; i < vm->nvcpus; i++)
+		vcpu_join(&vm->vcpus[i]);
+}
+
+static double ms_since_start(void)
+{
+	struct timespec now;
+	char buf[256];
+	FILE *f;
+	unsigned long long start_ticks = 0;
+	double uptime = 0;
+
+	/* Process start from /proc/self/stat (field 22, in clock ticks since boot). */
+	f = fopen("/proc/self/stat", "re");
+	if (!f)
+		return -1;
+	if (fgets(buf, sizeof(buf), f)) {
+		char *p = strrchr(buf, ')');
+		for (int field = 2; p && field < 22; field++)
+			p = strchr(p + 1, ' ');
+		if (p)
+			start_ticks = strtoull(p + 1, NULL, 10);
+	}
+	fclose(f);
+	clock_gettime(CLOCK_BOOTTIME, &now);
+	uptime = (double)now.tv_sec * 1e3 + (double)now.tv_nsec / 1e6;
+	return uptime - (double)start_ticks * 1e3 / (double)sysconf(_SC_CLK_TCK);
+}
+
+static int start_vcpus(struct vm *vm)
+{
+	/* For tests/bench/boot.sh: our own cost, from exec to the first guest instruction. */
+	log_debug("boot: first KVM_RUN %.1f ms after process start", ms_since_start());
+	for (unsigned int i = 0; i < vm->nvcpus; i++) {
+		int ret = vcpu_start(&vm->vcpus[i]);
+		if (ret < 0)
+			return ret;
+	}
+	return 0;
+}
+
+static int exit_code(const struct vm *vm)
+{
+	switch (atomic_load(&vm->stop_reason)) {
+	case VM_STOP_RESET:
+	case VM_STOP_POWEROFF:
+	case VM_STOP_SIGNAL:
+		return VMM_EXIT_OK;
+	default:
+		return VMM_EXIT_FAILURE;
+	}
+}
+
+static void vm_destroy(struct vm *vm)
+{
+	for (unsigned int i = 0; i < vm->nvcpus; i++)
+		vcpu_destroy(&vm->vcpus[i]);
+	free(vm->vcpus);
+	console_restore(&vm->console);
+	uart8250_destroy(&vm->uart);
+	i8042_destroy(&vm->i8042);
+	rtc_destroy(&vm->rtc);
+	pci_root_destroy(&vm->pci);
+	guest_mem_destroy(&vm->mem);
+	kvm_close(&vm->kvm);
+	close_fd(&vm->serial_fd);
+	close_fd(&vm->signal_fd);
+	close_fd(&vm->stop_fd);
+}
+
+/* Everything before the first KVM_RUN. Returns a VMM_EXIT_* code; 0 means ready. */
+static int vm_build(struct vm *vm)
+{
+	struct boot_entry entry;
+	char err[256] = "";
+
+	/* The user's input first: a bad kernel is reported the same on any host. */
+	if (check_host_memory(vm->cfg) < 0)
+		return VMM_EXIT_USAGE;
+	if (guest_mem_init(&vm->mem, vm->cfg->memory_mib << 20) < 0)
+		return VMM_EXIT_FAILURE;
+	if (load_guest(vm, &entry) < 0)
+		return VMM_EXIT_USAGE;
+	if (kvm_open(&vm->kvm, err, sizeof(err)) < 0) {
+		log_err("%s", err);
+		return VMM_EXIT_FAILURE;
+	}
+	if (vm->cfg->cpus > vm->kvm.max_vcpus) {
+		log_err("cpus = %u is more than this host's KVM allows (%u)", vm->cfg->cpus,
+			vm->kvm.max_vcpus);
+		return VMM_EXIT_USAGE;
+	}
+	if (kvm_create_vm(&vm->kvm) < 0 || guest_mem_register(&vm->mem, vm->kvm.vm_fd) < 0)
+		return VMM_EXIT_FAILURE;
+	if (open_serial(vm) < 0 || setup_devices(vm) < 0 || setup_signals(vm) < 0)
+		return VMM_EXIT_FAILURE;
+	if (create_vcpus(vm, &entry) < 0)
+		return VMM_EXIT_FAILURE;
+	return 0;
+}
+
+int vm_run(const struct vm_config *cfg)
+{
+	struct vm *vm = calloc(1, sizeof(*vm));
+	int code;
+
+	if (!vm)
+		return VMM_EXIT_FAILURE;
+	vm->cfg = cfg;
+	vm->kvm.kvm_fd = vm->kvm.vm_fd = -1;
+	vm->mem.fd = vm->serial_fd = vm->signal_fd = -1;
+	vm->console.in_fd = -1;
+	vm->env = (struct vcpu_env){
+		.pio = &vm->pio,
+		.mmio = &vm->mmio,
+		.mem = &vm->mem,
+		.stopper = {.stop = vm_stop, .ctx = vm},
+		.stopping = &vm->stopping,
+	};
+	vm->stop_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+	if (vm->stop_fd < 0) {
+		log_err_errno("eventfd");
+		free(vm);
+		return VMM_EXIT_FAILURE;
+	}
+	code = vm_build(vm);
+	if (code == 0) {
+		if (start_vcpus(vm) < 0)
+			vm_stop(vm, VM_STOP_ERROR);
+		main_loop(vm);
+		code = exit_code(vm);
+	}
+	vm_destroy(vm);
+	free(vm);
+	return code;
+}

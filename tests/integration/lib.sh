@@ -1,0 +1,94 @@
+# Helpers for the integration tests. Sourced by each test; every test cleans up what it made
+# (processes, files) through the EXIT trap, on failure too.
+set -u
+
+: "${VMM:?VMM must point at the vmm binary}"
+TEST_NAME=$(basename "$0" .sh)
+WORK=$(mktemp -d "/tmp/vmm-test-$TEST_NAME.XXXXXX")
+PIDS=()
+FAILURES=0
+CHECKS=0
+
+cleanup() {
+	local pid
+	for pid in "${PIDS[@]}"; do
+		kill -KILL "$pid" 2>/dev/null
+		wait "$pid" 2>/dev/null
+	done
+	rm -rf "$WORK"
+}
+trap cleanup EXIT
+
+say() { printf '%s: %s\n' "$TEST_NAME" "$*"; }
+
+pass() { CHECKS=$((CHECKS + 1)); say "ok: $*"; }
+fail() { CHECKS=$((CHECKS + 1)); FAILURES=$((FAILURES + 1)); say "FAIL: $*"; }
+
+# check DESCRIPTION COMMAND...: records a pass or a failure.
+check() {
+	local what=$1
+	shift
+	if "$@"; then pass "$what"; else fail "$what"; fi
+}
+
+# Skips loudly (ctest SKIP_RETURN_CODE 77) when this host has no KVM. Where /dev/kvm exists,
+# nothing skips: a missing guest image or a broken KVM is a failure.
+require_kvm() {
+	if [ ! -e /dev/kvm ]; then
+		echo "*****************************************************************" >&2
+		echo "SKIPPED $TEST_NAME: no /dev/kvm on this host; guest tests cannot run" >&2
+		echo "*****************************************************************" >&2
+		exit 77
+	fi
+}
+
+require_file() {
+	if [ ! -f "$1" ]; then
+		say "FAIL: missing $1 ($2)"
+		exit 1
+	fi
+}
+
+# wait_for FILE REGEX SECONDS: a bounded poll for a line in a growing file.
+wait_for() {
+	local file=$1 re=$2 limit=$3 start=$SECONDS
+	while [ $((SECONDS - start)) -lt "$limit" ]; do
+		if grep -Eq -- "$re" "$file" 2>/dev/null; then
+			return 0
+		fi
+		sleep 0.2
+	done
+	say "timed out after ${limit}s waiting for /$re/ in $file"
+	return 1
+}
+
+# wait_exit PID SECONDS: a bounded wait for a background process; sets EXIT_CODE.
+wait_exit() {
+	local pid=$1 limit=$2 start=$SECONDS
+	EXIT_CODE=
+	while [ $((SECONDS - start)) -lt "$limit" ]; do
+		if ! kill -0 "$pid" 2>/dev/null; then
+			wait "$pid"
+			EXIT_CODE=$?
+			return 0
+		fi
+		sleep 0.1
+	done
+	say "pid $pid still running after ${limit}s"
+	return 1
+}
+
+# start_vmm OUT_PREFIX ARGS...: runs vmm in the background, stdout and stderr to files.
+start_vmm() {
+	local out=$1
+	shift
+	"$VMM" "$@" >"$out.out" 2>"$out.err" </dev/null &
+	VMM_PID=$!
+	PIDS+=("$VMM_PID")
+}
+
+finish() {
+	say "$((CHECKS - FAILURES)) passed, $FAILURES failed"
+	[ "$FAILURES" -eq 0 ]
+	exit $?
+}
