@@ -16,9 +16,9 @@
 
 enum kernel_format {
 	KERNEL_UNKNOWN,
-	KERNEL_BZIMAGE,	 /* Linux x86 boot protocol, 64-bit entry at the load address + 0x200 */
-	KERNEL_ELF_PVH,	 /* ELF with a XEN_ELFNOTE_PHYS32_ENTRY note: 32-bit PVH entry */
-	KERNEL_ELF_64,	 /* ELF vmlinux without PVH note: 64-bit entry with a zero page */
+	KERNEL_BZIMAGE, /* Linux x86 boot protocol, 64-bit entry at the load address + 0x200 */
+	KERNEL_ELF_PVH, /* ELF with a XEN_ELFNOTE_PHYS32_ENTRY note: 32-bit PVH entry */
+	KERNEL_ELF_64,	/* ELF vmlinux without PVH note: 64-bit entry with a zero page */
 };
 
 enum boot_cpu_mode {

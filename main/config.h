@@ -10,24 +10,58 @@
 
 enum serial_mode { SERIAL_STDIO, SERIAL_FILE, SERIAL_NONE };
 
-struct vm_config {
-	char *name;		/* [vm] name, default "vmm" */
-	unsigned int cpus;	/* [vm] cpus, default 1 */
-	uint64_t memory_mib;	/* [vm] memory_mib, default 256 */
-	char *kernel;		/* [vm] kernel: required in the end */
-	char *initrd;		/* [vm] initrd or NULL */
-	char *cmdline;		/* [vm] cmdline, default "console=ttyS0 reboot=k panic=1" */
-	enum serial_mode serial_mode; /* [serial] mode = "stdio" | "file" | "none" */
-	char *serial_path;	/* [serial] path, with mode "file" */
-	char **cpu_hide;	/* [cpu] hide = ["xsave", ...] */
-	size_t ncpu_hide;
-	char *config_path;	/* the file read, or NULL */
+/* Where a setting came from, for errors found after the merge. */
+struct config_origin {
+	int line, col;	  /* in config_path; 0 when not from the file */
+	const char *flag; /* "--cpus" when set by a flag, else NULL */
 };
 
-/* Maximum length of a config/usage error line. */
-#define CONFIG_ERR_MAX 512
+/* At least the number of keys config.c knows (checked there). */
+#define CONFIG_KEYS_MAX 32
 
+/*
+ * Strings and arrays are owned by the config (some point at static defaults): change them
+ * through config_load_file()/config_set_flag() and release them with config_free() only.
+ */
+struct vm_config {
+	char *name;		      /* [vm] name, default "vmm" */
+	unsigned int cpus;	      /* [vm] cpus, default 1 */
+	uint64_t memory_mib;	      /* [vm] memory_mib, default 256 */
+	char *kernel;		      /* [vm] kernel: required in the end */
+	char *initrd;		      /* [vm] initrd or NULL */
+	char *cmdline;		      /* [vm] cmdline, default "console=ttyS0 reboot=k panic=1" */
+	enum serial_mode serial_mode; /* [serial] mode = "stdio" | "file" | "none" */
+	char *serial_path;	      /* [serial] path, with mode "file" */
+	char **cpu_hide;	      /* [cpu] hide = ["xsave", ...] */
+	size_t ncpu_hide;
+	char *config_path;			      /* the file read, or NULL */
+	struct config_origin origin[CONFIG_KEYS_MAX]; /* per key, in config.c's table order */
+};
+
+/* Maximum length of a config/usage error line (the [cpu] hide error lists every name). */
+#define CONFIG_ERR_MAX 1024
+
+/* Defaults; allocates nothing. */
 void config_init(struct vm_config *cfg);
+/* Frees what cfg owns and puts the defaults back: calling it twice is harmless. */
 void config_free(struct vm_config *cfg);
+
+/*
+ * Reads vm.toml at `path` into cfg; relative paths in it are taken from the file's directory.
+ * Returns 0; -EINVAL with err = "path:line:col: message"; or -errno when the file cannot be
+ * read, with err = "path: strerror" (-ENODEV: not a regular file).
+ */
+int config_load_file(struct vm_config *cfg, const char *path, char *err, size_t errlen);
+
+/*
+ * Sets `key` ("vm.cpus", "serial.path", ...) from a command-line flag's argument, checked as
+ * the file's value would be; paths stay relative to the cwd. Returns 0 or -EINVAL with
+ * err = "vmm: FLAG: message".
+ */
+int config_set_flag(struct vm_config *cfg, const char *key, const char *flag, const char *arg,
+		    char *err, size_t errlen);
+
+/* Checks what needs the merged result (a kernel, a path for serial "file"). 0 or -EINVAL. */
+int config_validate(struct vm_config *cfg, char *err, size_t errlen);
 
 #endif

@@ -109,7 +109,7 @@ static void i8042_read(void *ctx, uint64_t off, uint8_t *data, uint32_t len)
 	if (off == 0) {
 		data[0] = k->outbuf;
 		k->has_output = 0;
-	} else {
+	} else if (off == 4) {
 		data[0] = (uint8_t)(STATUS_SYS | (k->has_output ? STATUS_OBF : 0) |
 				    (k->pending_cmd ? STATUS_CMD : 0));
 	}
@@ -124,7 +124,7 @@ static void i8042_write(void *ctx, uint64_t off, const uint8_t *data, uint32_t l
 	pthread_mutex_lock(&k->lock);
 	if (off == 0)
 		data_write(k, data[0]);
-	else
+	else if (off == 4)
 		command(k, data[0]);
 	pthread_mutex_unlock(&k->lock);
 }

@@ -23,7 +23,11 @@ struct i8042 {
 	uint8_t pending_cmd; /* command awaiting its data byte, or 0 */
 };
 
-/* Two regions: port 0x60 and port 0x64, both handled with these ops (off = port - 0x60). */
+/*
+ * One region from 0x60 to 0x64 (off = port - 0x60): 0 is data, 4 is status/command; 0x61 is
+ * KVM's PIT speaker port and never reaches us, 0x62 and 0x63 read as zero.
+ */
+#define I8042_PORTS_LEN 5
 extern const struct bus_ops i8042_ops;
 
 void i8042_init(struct i8042 *k, struct vm_stopper stopper);

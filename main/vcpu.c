@@ -34,12 +34,6 @@
 #define APIC_MODE_EXTINT 0x7
 #define APIC_MODE_NMI 0x4
 
-#define X86_CR0_PE 0x1
-#define X86_CR0_ET 0x10
-#define X86_CR0_PG 0x80000000
-#define X86_CR4_PAE 0x20
-#define EFER_LME 0x100
-#define EFER_LMA 0x400
 
 /* The kvm_run of the thread, for the kick handler. */
 static _Thread_local struct kvm_run *current_run;
@@ -185,53 +179,41 @@ static int set_fpu(struct vcpu *v)
 	return 0;
 }
 
-static void flat_segment(struct kvm_segment *s, uint16_t sel, uint8_t type, bool code64)
+static void to_kvm_segment(struct kvm_segment *k, const struct boot_segment *b)
 {
-	memset(s, 0, sizeof(*s));
-	s->base = 0;
-	s->limit = 0xffffffff;
-	s->selector = sel;
-	s->type = type;
-	s->present = 1;
-	s->s = 1;
-	s->g = 1;
-	s->l = code64;
-	s->db = !code64;
+	memset(k, 0, sizeof(*k));
+	k->base = b->base;
+	k->limit = b->limit;
+	k->selector = b->selector;
+	k->type = b->type;
+	k->present = b->present;
+	k->dpl = b->dpl;
+	k->db = b->db;
+	k->s = b->s;
+	k->l = b->l;
+	k->g = b->g;
+	k->avl = b->avl;
 }
 
-/* Selectors of the boot GDT written by boot_gdt_write(): code, data, TSS. */
-#define SEL_CODE 0x08
-#define SEL_DATA 0x10
-#define SEL_TSS 0x18
-
+/* The segments and control registers boot_load() chose, matching the GDT it wrote. */
 static int set_boot_sregs(struct vcpu *v, const struct boot_entry *e)
 {
 	struct kvm_sregs s;
-	bool lm = e->mode == BOOT_MODE_LONG64;
 
 	if (ioctl(v->fd, KVM_GET_SREGS, &s) < 0)
 		goto err;
-	flat_segment(&s.cs, SEL_CODE, 0xb, lm);
-	flat_segment(&s.ds, SEL_DATA, 0x3, false);
+	to_kvm_segment(&s.cs, &e->cs);
+	to_kvm_segment(&s.ds, &e->ds);
 	s.es = s.fs = s.gs = s.ss = s.ds;
-	memset(&s.tr, 0, sizeof(s.tr));
-	s.tr.selector = SEL_TSS;
-	s.tr.limit = 0xfffff;
-	s.tr.type = 0xb; /* busy 32/64-bit TSS */
-	s.tr.present = 1;
+	to_kvm_segment(&s.tr, &e->tr);
 	s.gdt.base = e->gdt_base;
 	s.gdt.limit = e->gdt_limit;
 	s.idt.base = e->idt_base;
 	s.idt.limit = e->idt_limit;
-	s.cr0 = X86_CR0_PE | X86_CR0_ET;
-	s.cr4 = 0;
-	s.efer = 0;
-	if (lm) {
-		s.cr3 = e->cr3;
-		s.cr4 |= X86_CR4_PAE;
-		s.cr0 |= X86_CR0_PG;
-		s.efer |= EFER_LME | EFER_LMA;
-	}
+	s.cr0 = e->cr0;
+	s.cr3 = e->cr3;
+	s.cr4 = e->cr4;
+	s.efer = e->efer;
 	if (ioctl(v->fd, KVM_SET_SREGS, &s) < 0)
 		goto err;
 	return 0;
@@ -245,7 +227,7 @@ static int set_boot_regs(struct vcpu *v, const struct boot_entry *e)
 	struct kvm_regs r;
 
 	memset(&r, 0, sizeof(r));
-	r.rflags = 0x2; /* bit 1 is always set; interrupts off */
+	r.rflags = e->rflags;
 	r.rip = e->rip;
 	r.rsp = e->rsp;
 	r.rbp = e->rsp;

@@ -121,9 +121,7 @@ static int setup_devices(struct vm *vm)
 	pci_root_init(&vm->pci, stopper);
 	ret = add_pio(vm, UART_COM1_BASE, 8, &uart8250_ops, &vm->uart, "com1");
 	if (!ret)
-		ret = add_pio(vm, I8042_DATA_PORT, 1, &i8042_ops, &vm->i8042, "i8042");
-	if (!ret)
-		ret = add_pio(vm, I8042_CMD_PORT, 1, &i8042_ops, &vm->i8042, "i8042");
+		ret = add_pio(vm, I8042_DATA_PORT, I8042_PORTS_LEN, &i8042_ops, &vm->i8042, "i8042");
 	if (!ret)
 		ret = add_pio(vm, RTC_PORT, 2, &rtc_ops, &vm->rtc, "rtc");
 	if (!ret)

@@ -73,3 +73,11 @@ Test(i8042, other_pulse_commands_do_not_reset)
 	wr(4, 0xff);
 	cr_assert_eq(stopped, VM_STOP_NONE);
 }
+
+Test(i8042, ports_between_data_and_command_do_nothing)
+{
+	wr(2, 0xfe);
+	wr(3, 0xfe);
+	cr_assert_eq(stopped, VM_STOP_NONE);
+	cr_assert_eq(rd(2), 0);
+}

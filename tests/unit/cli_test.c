@@ -1,0 +1,387 @@
+/* The command line: commands, flags over vm.toml, and the exact usage error lines. */
+#include <criterion/criterion.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "cli.h"
+#include "config.h"
+
+#define CONFIGS TEST_DATA_DIR "/toml/config"
+
+struct result {
+	int ret;
+	enum cli_command cmd;
+	struct vm_config cfg;
+	char err[CONFIG_ERR_MAX];
+};
+
+/* Runs cli_parse on {"vmm", args..., NULL}. */
+static void parse(struct result *r, const char *const *args)
+{
+	char *argv[32] = {"vmm"};
+	int argc = 1;
+
+	for (; args[argc - 1]; argc++) {
+		cr_assert_lt(argc, 31);
+		argv[argc] = (char *)args[argc - 1];
+	}
+	memset(r, 0, sizeof(*r));
+	config_init(&r->cfg);
+	r->ret = cli_parse(argc, argv, &r->cmd, &r->cfg, r->err, sizeof(r->err));
+}
+
+#define PARSE(r, ...) parse((r), (const char *const[]){__VA_ARGS__, NULL})
+
+static void expect_err(struct result *r, const char *want)
+{
+	cr_assert_eq(r->ret, -EINVAL, "no error, want <%s>", want);
+	cr_assert_str_eq(r->err, want, "got <%s>\nwant <%s>", r->err, want);
+	config_free(&r->cfg);
+}
+
+/* Commands */
+
+Test(cli, help_forms)
+{
+	static const char *const forms[][3] = {
+	    {"--help"},
+	    {"-h"},
+	    {"help"},
+	    {"run", "--help"},
+	};
+	struct result r;
+
+	for (size_t i = 0; i < sizeof(forms) / sizeof(forms[0]); i++) {
+		parse(&r, forms[i]);
+		cr_assert_eq(r.ret, 0, "%s: %s", forms[i][0], r.err);
+		cr_assert_eq(r.cmd, CLI_HELP, "%s", forms[i][0]);
+		config_free(&r.cfg);
+	}
+	PARSE(&r, "run", "--cpus", "2", "-h");
+	cr_assert_eq(r.ret, 0);
+	cr_assert_eq(r.cmd, CLI_HELP);
+	config_free(&r.cfg);
+}
+
+Test(cli, version)
+{
+	struct result r;
+
+	PARSE(&r, "--version");
+	cr_assert_eq(r.ret, 0);
+	cr_assert_eq(r.cmd, CLI_VERSION);
+	config_free(&r.cfg);
+}
+
+Test(cli, bad_commands)
+{
+	struct result r;
+
+	parse(&r, (const char *const[]){NULL});
+	expect_err(&r, "vmm: no command given (try 'vmm --help')");
+	PARSE(&r, "frob");
+	expect_err(&r, "vmm: unknown command 'frob' (try 'vmm --help')");
+	PARSE(&r, "--frob");
+	expect_err(&r, "vmm: unknown option '--frob' (try 'vmm --help')");
+	PARSE(&r, "--version", "x");
+	expect_err(&r, "vmm: unexpected argument 'x'");
+	PARSE(&r, "help", "run");
+	expect_err(&r, "vmm: unexpected argument 'run'");
+	PARSE(&r, "Run");
+	expect_err(&r, "vmm: unknown command 'Run' (try 'vmm --help')");
+}
+
+/* run */
+
+Test(cli, run_flags_only)
+{
+	struct result r;
+
+	PARSE(&r, "run", "--kernel", "bzImage", "--cpus", "2", "--memory", "512", "--initrd",
+	      "rel/initrd.img", "--cmdline", "console=ttyS0 quiet", "--serial", "none");
+	cr_assert_eq(r.ret, 0, "%s", r.err);
+	cr_assert_eq(r.cmd, CLI_RUN);
+	cr_assert_str_eq(r.cfg.kernel, "bzImage");
+	cr_assert_eq(r.cfg.cpus, 2);
+	cr_assert_eq(r.cfg.memory_mib, 512);
+	cr_assert_str_eq(r.cfg.initrd, "rel/initrd.img");
+	cr_assert_str_eq(r.cfg.cmdline, "console=ttyS0 quiet");
+	cr_assert_eq(r.cfg.serial_mode, SERIAL_NONE);
+	cr_assert_null(r.cfg.config_path);
+	config_free(&r.cfg);
+}
+
+Test(cli, equals_form)
+{
+	struct result r;
+
+	PARSE(&r, "run", "--kernel=/k", "--cpus=3", "--cmdline=a=b c");
+	cr_assert_eq(r.ret, 0, "%s", r.err);
+	cr_assert_str_eq(r.cfg.kernel, "/k");
+	cr_assert_eq(r.cfg.cpus, 3);
+	cr_assert_str_eq(r.cfg.cmdline, "a=b c");
+	config_free(&r.cfg);
+	PARSE(&r, "run", "--kernel=/k", "--cpus=");
+	expect_err(&r, "vmm: --cpus: '' is not a number");
+}
+
+Test(cli, a_value_may_look_like_a_flag)
+{
+	struct result r;
+
+	PARSE(&r, "run", "--kernel", "/k", "--cmdline", "--help");
+	cr_assert_eq(r.ret, 0, "%s", r.err);
+	cr_assert_eq(r.cmd, CLI_RUN);
+	cr_assert_str_eq(r.cfg.cmdline, "--help");
+	config_free(&r.cfg);
+}
+
+Test(cli, flags_override_the_file)
+{
+	struct result r;
+
+	PARSE(&r, "run", "--cpus", "2", "--config", CONFIGS "/full.toml", "--serial", "stdio",
+	      "--kernel", "my/bzImage");
+	cr_assert_eq(r.ret, 0, "%s", r.err);
+	cr_assert_eq(r.cfg.cpus, 2);		       /* flag, though before --config */
+	cr_assert_eq(r.cfg.memory_mib, 1024);	       /* file */
+	cr_assert_str_eq(r.cfg.name, "full");	       /* file */
+	cr_assert_str_eq(r.cfg.kernel, "my/bzImage");  /* flag: relative to the cwd */
+	cr_assert_eq(r.cfg.serial_mode, SERIAL_STDIO); /* flag */
+	cr_assert_eq(r.cfg.ncpu_hide, 3);	       /* file */
+	cr_assert_str_eq(r.cfg.config_path, CONFIGS "/full.toml");
+	config_free(&r.cfg);
+}
+
+Test(cli, file_paths_relative_to_the_file)
+{
+	struct result r;
+
+	PARSE(&r, "run", "--config", CONFIGS "/paths.toml");
+	cr_assert_eq(r.ret, 0, "%s", r.err);
+	cr_assert_str_eq(r.cfg.kernel, CONFIGS "/bzImage");
+	cr_assert_str_eq(r.cfg.serial_path, CONFIGS "/logs/console.log");
+	config_free(&r.cfg);
+}
+
+Test(cli, bad_numbers)
+{
+	struct result r;
+
+	PARSE(&r, "run", "--kernel", "k", "--cpus", "x");
+	expect_err(&r, "vmm: --cpus: 'x' is not a number");
+	PARSE(&r, "run", "--kernel", "k", "--memory", "12abc");
+	expect_err(&r, "vmm: --memory: '12abc' is not a number");
+	PARSE(&r, "run", "--kernel", "k", "--memory", "1.5");
+	expect_err(&r, "vmm: --memory: '1.5' is not a number");
+	PARSE(&r, "run", "--kernel", "k", "--memory", " 64");
+	expect_err(&r, "vmm: --memory: ' 64' is not a number");
+	PARSE(&r, "run", "--kernel", "k", "--cpus", "0");
+	expect_err(&r, "vmm: --cpus: must be at least 1, got 0");
+	PARSE(&r, "run", "--kernel", "k", "--cpus", "1000");
+	expect_err(&r, "vmm: --cpus: must be at most 255, got 1000");
+	PARSE(&r, "run", "--kernel", "k", "--memory", "16");
+	expect_err(&r, "vmm: --memory: must be at least 64, got 16");
+	PARSE(&r, "run", "--kernel", "k", "--memory", "100000000000000000000");
+	expect_err(&r, "vmm: --memory: '100000000000000000000' is out of range");
+}
+
+Test(cli, unknown_flags_and_arguments)
+{
+	struct result r;
+
+	PARSE(&r, "run", "--frobnicate");
+	expect_err(&r, "vmm: run: unknown option '--frobnicate' (try 'vmm --help')");
+	PARSE(&r, "run", "--cpusx", "2");
+	expect_err(&r, "vmm: run: unknown option '--cpusx' (try 'vmm --help')");
+	PARSE(&r, "run", "-c", "2");
+	expect_err(&r, "vmm: run: unknown option '-c' (try 'vmm --help')");
+	PARSE(&r, "run", "vm.toml");
+	expect_err(&r, "vmm: run: unexpected argument 'vm.toml'");
+	PARSE(&r, "run", "--version");
+	expect_err(&r, "vmm: run: unknown option '--version' (try 'vmm --help')");
+}
+
+Test(cli, missing_value)
+{
+	struct result r;
+
+	PARSE(&r, "run", "--kernel");
+	expect_err(&r, "vmm: --kernel: missing value (--kernel FILE)");
+	PARSE(&r, "run", "--kernel", "k", "--serial");
+	expect_err(&r, "vmm: --serial: missing value (--serial stdio|file:PATH|none)");
+	PARSE(&r, "run", "--config");
+	expect_err(&r, "vmm: --config: missing value (--config FILE)");
+}
+
+Test(cli, flag_given_twice)
+{
+	struct result r;
+
+	PARSE(&r, "run", "--cpus", "1", "--kernel", "k", "--cpus=2");
+	expect_err(&r, "vmm: --cpus: given twice");
+}
+
+Test(cli, serial_forms)
+{
+	static const struct {
+		const char *arg;
+		enum serial_mode mode;
+		const char *path;
+	} ok[] = {
+	    {"stdio", SERIAL_STDIO, NULL},
+	    {"none", SERIAL_NONE, NULL},
+	    {"file:/tmp/console.log", SERIAL_FILE, "/tmp/console.log"},
+	    {"file:rel/console.log", SERIAL_FILE, "rel/console.log"},
+	    {"file:file:x", SERIAL_FILE, "file:x"},
+	};
+	struct result r;
+
+	for (size_t i = 0; i < sizeof(ok) / sizeof(ok[0]); i++) {
+		PARSE(&r, "run", "--kernel", "k", "--serial", ok[i].arg);
+		cr_assert_eq(r.ret, 0, "%s: %s", ok[i].arg, r.err);
+		cr_assert_eq(r.cfg.serial_mode, ok[i].mode, "%s", ok[i].arg);
+		if (ok[i].path)
+			cr_assert_str_eq(r.cfg.serial_path, ok[i].path);
+		else
+			cr_assert_null(r.cfg.serial_path);
+		config_free(&r.cfg);
+	}
+	PARSE(&r, "run", "--kernel", "k", "--serial", "file:");
+	expect_err(&r, "vmm: --serial: file: needs a path (file:PATH)");
+	PARSE(&r, "run", "--kernel", "k", "--serial", "tcp");
+	expect_err(&r, "vmm: --serial: 'tcp' is not stdio, file:PATH or none");
+	PARSE(&r, "run", "--kernel", "k", "--serial", "file");
+	expect_err(&r, "vmm: --serial: 'file' is not stdio, file:PATH or none");
+	PARSE(&r, "run", "--kernel", "k", "--serial", "STDIO");
+	expect_err(&r, "vmm: --serial: 'STDIO' is not stdio, file:PATH or none");
+}
+
+Test(cli, missing_kernel)
+{
+	struct result r;
+
+	PARSE(&r, "run", "--memory", "64");
+	expect_err(&r, "vmm: no kernel: set [vm] kernel or --kernel");
+}
+
+/* --config errors: the file's line alone; an unreadable file with the flag's name */
+
+static char cfg_path[64];
+
+static void write_tmp(const char *text)
+{
+	int fd;
+
+	snprintf(cfg_path, sizeof(cfg_path), "/tmp/vmm-cli-test.XXXXXX");
+	fd = mkstemp(cfg_path);
+	cr_assert_geq(fd, 0);
+	cr_assert_eq(write(fd, text, strlen(text)), (ssize_t)strlen(text));
+	close(fd);
+}
+
+Test(cli, config_errors)
+{
+	struct result r;
+	char want[CONFIG_ERR_MAX];
+
+	write_tmp("[vm]\ncpus = 2\nmemory_mib = \"lots\"\n");
+	PARSE(&r, "run", "--config", cfg_path);
+	snprintf(want, sizeof(want), "%s:3:14: [vm] memory_mib: must be an integer, not a string",
+		 cfg_path);
+	expect_err(&r, want);
+	unlink(cfg_path);
+
+	write_tmp("[serial]\nmode = 'file'\n[vm]\nkernel = '/k'\n");
+	PARSE(&r, "run", "--config", cfg_path);
+	snprintf(want, sizeof(want),
+		 "%s:2:8: [serial] mode: \"file\" needs a path: set [serial] path", cfg_path);
+	expect_err(&r, want);
+	/* the flag supplies what the file lacks */
+	PARSE(&r, "run", "--config", cfg_path, "--serial", "file:out.log");
+	cr_assert_eq(r.ret, 0, "%s", r.err);
+	cr_assert_str_eq(r.cfg.serial_path, "out.log");
+	config_free(&r.cfg);
+	unlink(cfg_path);
+
+	PARSE(&r, "run", "--config", "/nonexistent/vm.toml");
+	expect_err(&r, "vmm: --config: /nonexistent/vm.toml: No such file or directory");
+	PARSE(&r, "run", "--config", "/");
+	expect_err(&r, "vmm: --config: /: not a regular file");
+}
+
+Test(cli, config_error_before_flag_errors)
+{
+	struct result r;
+
+	/* flags are checked for syntax first, then the file is read, then flag values */
+	PARSE(&r, "run", "--cpus", "x", "--config", "/nonexistent/vm.toml");
+	expect_err(&r, "vmm: --config: /nonexistent/vm.toml: No such file or directory");
+	PARSE(&r, "run", "--cpus", "x", "--bogus");
+	expect_err(&r, "vmm: run: unknown option '--bogus' (try 'vmm --help')");
+}
+
+/* Help and version text */
+
+Test(cli, usage_lists_every_flag)
+{
+	static const char *const words[] = {
+	    "usage: vmm run",
+	    "--help",
+	    "--version",
+	    "--config FILE",
+	    "--cpus N",
+	    "--memory MIB",
+	    "--kernel FILE",
+	    "--initrd FILE",
+	    "--cmdline STRING",
+	    "--serial stdio|file:PATH|none",
+	    "Exit status: 0 ok, 1 VMM failure, 2 usage or configuration error",
+	};
+	char *text = NULL, *line, *save;
+	size_t len;
+	FILE *out = open_memstream(&text, &len);
+
+	cli_usage(out);
+	fclose(out);
+	for (size_t i = 0; i < sizeof(words) / sizeof(words[0]); i++)
+		cr_assert_not_null(strstr(text, words[i]), "no '%s' in:\n%s", words[i], text);
+	for (line = strtok_r(text, "\n", &save); line; line = strtok_r(NULL, "\n", &save))
+		cr_assert_leq(strlen(line), 80, "too long: %s", line);
+	free(text);
+}
+
+Test(cli, version_text)
+{
+	char *text = NULL;
+	size_t len;
+	FILE *out = open_memstream(&text, &len);
+
+	cli_version(out);
+	fclose(out);
+	cr_assert_str_eq(text, "vmm " VMM_VERSION "\n");
+	free(text);
+}
+
+/* The lower-level pieces main.c could use on its own. */
+Test(cli, collect_then_apply)
+{
+	char *args[] = {"--kernel", "/k", "--config", CONFIGS "/minimal.toml", "--cpus", "5"};
+	struct cli_run_opts opts;
+	enum cli_command cmd;
+	struct vm_config cfg;
+	char err[CONFIG_ERR_MAX];
+
+	cr_assert_eq(cli_run_collect(6, args, &opts, &cmd, err, sizeof(err)), 0, "%s", err);
+	cr_assert_eq(cmd, CLI_RUN);
+	cr_assert_eq(opts.n, 3);
+	cr_assert_str_eq(opts.seen[1].arg, CONFIGS "/minimal.toml");
+	config_init(&cfg);
+	cr_assert_eq(cli_run_apply(&opts, &cfg, err, sizeof(err)), 0, "%s", err);
+	cr_assert_str_eq(cfg.kernel, "/k");
+	cr_assert_eq(cfg.cpus, 5);
+	config_free(&cfg);
+}

@@ -1,0 +1,468 @@
+/* vm.toml -> struct vm_config: keys, types, ranges, paths, and the exact error lines. */
+#include <criterion/criterion.h>
+#include <errno.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "config.h"
+#include "cpuid.h"
+
+#define CONFIGS TEST_DATA_DIR "/toml/config"
+
+static char dir[64];
+static char path[128];
+
+static void make_dir(void)
+{
+	snprintf(dir, sizeof(dir), "/tmp/vmm-config-test.XXXXXX");
+	cr_assert_not_null(mkdtemp(dir));
+	snprintf(path, sizeof(path), "%s/vm.toml", dir);
+}
+
+static void remove_dir(void)
+{
+	unlink(path);
+	rmdir(dir);
+}
+
+TestSuite(config, .init = make_dir, .fini = remove_dir);
+
+static void write_cfg(const char *text)
+{
+	FILE *f = fopen(path, "w");
+
+	cr_assert_not_null(f);
+	fputs(text, f);
+	fclose(f);
+}
+
+/* Loads text; returns the result, err filled. */
+static int load(struct vm_config *cfg, const char *text, char *err)
+{
+	config_init(cfg);
+	write_cfg(text);
+	err[0] = '\0';
+	return config_load_file(cfg, path, err, CONFIG_ERR_MAX);
+}
+
+static void load_ok(struct vm_config *cfg, const char *text)
+{
+	char err[CONFIG_ERR_MAX];
+
+	cr_assert_eq(load(cfg, text, err), 0, "%s", err);
+}
+
+/* text must fail with "PATH:" + want. */
+static void load_err(const char *text, const char *want)
+{
+	struct vm_config cfg;
+	char err[CONFIG_ERR_MAX], full[CONFIG_ERR_MAX];
+
+	snprintf(full, sizeof(full), "%s:%s", path, want);
+	cr_assert_eq(load(&cfg, text, err), -EINVAL, "no error for <%s>", text);
+	cr_assert_str_eq(err, full, "got <%s>\nwant <%s>", err, full);
+	config_free(&cfg);
+}
+
+/* Defaults and good files */
+
+Test(config, defaults)
+{
+	struct vm_config cfg;
+
+	config_init(&cfg);
+	cr_assert_str_eq(cfg.name, "vmm");
+	cr_assert_eq(cfg.cpus, 1);
+	cr_assert_eq(cfg.memory_mib, 256);
+	cr_assert_null(cfg.kernel);
+	cr_assert_null(cfg.initrd);
+	cr_assert_str_eq(cfg.cmdline, "console=ttyS0 reboot=k panic=1");
+	cr_assert_eq(cfg.serial_mode, SERIAL_STDIO);
+	cr_assert_null(cfg.serial_path);
+	cr_assert_eq(cfg.ncpu_hide, 0);
+	cr_assert_null(cfg.config_path);
+	config_free(&cfg);
+	config_free(&cfg);
+}
+
+Test(config, full_file)
+{
+	struct vm_config cfg;
+	char err[CONFIG_ERR_MAX];
+
+	config_init(&cfg);
+	cr_assert_eq(config_load_file(&cfg, CONFIGS "/full.toml", err, sizeof(err)), 0, "%s", err);
+	cr_assert_str_eq(cfg.name, "full");
+	cr_assert_eq(cfg.cpus, 4);
+	cr_assert_eq(cfg.memory_mib, 1024);
+	cr_assert_str_eq(cfg.kernel, "/boot/vmlinuz");
+	cr_assert_str_eq(cfg.initrd, "/boot/initrd.img");
+	cr_assert_str_eq(cfg.cmdline, "console=ttyS0 quiet");
+	cr_assert_eq(cfg.serial_mode, SERIAL_FILE);
+	cr_assert_str_eq(cfg.serial_path, "/var/log/vm-console.log");
+	cr_assert_eq(cfg.ncpu_hide, 3);
+	cr_assert_str_eq(cfg.cpu_hide[0], "xsave");
+	cr_assert_str_eq(cfg.cpu_hide[2], "rdrand");
+	cr_assert_str_eq(cfg.config_path, CONFIGS "/full.toml");
+	cr_assert_eq(config_validate(&cfg, err, sizeof(err)), 0, "%s", err);
+	config_free(&cfg);
+	cr_assert_null(cfg.kernel);
+	cr_assert_str_eq(cfg.name, "vmm");
+}
+
+Test(config, minimal_file_keeps_defaults)
+{
+	struct vm_config cfg;
+	char err[CONFIG_ERR_MAX];
+
+	config_init(&cfg);
+	cr_assert_eq(config_load_file(&cfg, CONFIGS "/minimal.toml", err, sizeof(err)), 0);
+	cr_assert_str_eq(cfg.name, "vmm");
+	cr_assert_eq(cfg.cpus, 1);
+	cr_assert_eq(cfg.memory_mib, 256);
+	cr_assert_str_eq(cfg.cmdline, "console=ttyS0 reboot=k panic=1");
+	cr_assert_eq(cfg.serial_mode, SERIAL_STDIO);
+	cr_assert_eq(config_validate(&cfg, err, sizeof(err)), 0, "%s", err);
+	config_free(&cfg);
+}
+
+Test(config, serial_modes_and_empty_lists)
+{
+	struct vm_config cfg;
+
+	load_ok(&cfg, "[serial]\nmode = 'none'\n[cpu]\nhide = []\n");
+	cr_assert_eq(cfg.serial_mode, SERIAL_NONE);
+	cr_assert_eq(cfg.ncpu_hide, 0);
+	config_free(&cfg);
+	load_ok(&cfg, "[serial]\nmode = 'stdio'\n[vm]\ncmdline = ''\n");
+	cr_assert_eq(cfg.serial_mode, SERIAL_STDIO);
+	cr_assert_str_eq(cfg.cmdline, "");
+	config_free(&cfg);
+}
+
+Test(config, second_file_overrides_the_first)
+{
+	struct vm_config cfg;
+	char err[CONFIG_ERR_MAX];
+
+	config_init(&cfg);
+	cr_assert_eq(config_load_file(&cfg, CONFIGS "/full.toml", err, sizeof(err)), 0);
+	write_cfg("[vm]\nkernel = 'k'\n[cpu]\nhide = ['avx']\n");
+	cr_assert_eq(config_load_file(&cfg, path, err, sizeof(err)), 0, "%s", err);
+	cr_assert_eq(cfg.ncpu_hide, 1);
+	cr_assert_str_eq(cfg.cpu_hide[0], "avx");
+	cr_assert_eq(cfg.cpus, 4);
+	cr_assert_str_eq(cfg.config_path, path);
+	config_free(&cfg);
+}
+
+/* Paths */
+
+Test(config, relative_paths_from_the_config_dir)
+{
+	struct vm_config cfg;
+	char err[CONFIG_ERR_MAX];
+
+	config_init(&cfg);
+	cr_assert_eq(config_load_file(&cfg, CONFIGS "/paths.toml", err, sizeof(err)), 0, "%s", err);
+	cr_assert_str_eq(cfg.kernel, CONFIGS "/bzImage");
+	cr_assert_str_eq(cfg.initrd, CONFIGS "/../initrd.img");
+	cr_assert_str_eq(cfg.serial_path, CONFIGS "/logs/console.log");
+	config_free(&cfg);
+	cr_assert_eq(config_load_file(&cfg, CONFIGS "/absolute.toml", err, sizeof(err)), 0);
+	cr_assert_str_eq(cfg.kernel, "/abs/bzImage");
+	config_free(&cfg);
+}
+
+Test(config, config_in_the_cwd_keeps_paths_relative)
+{
+	struct vm_config cfg;
+	char err[CONFIG_ERR_MAX];
+
+	write_cfg("[vm]\nkernel = 'bzImage'\n");
+	cr_assert_eq(chdir(dir), 0);
+	config_init(&cfg);
+	cr_assert_eq(config_load_file(&cfg, "vm.toml", err, sizeof(err)), 0, "%s", err);
+	cr_assert_str_eq(cfg.kernel, "bzImage");
+	config_free(&cfg);
+	cr_assert_eq(config_load_file(&cfg, "./vm.toml", err, sizeof(err)), 0, "%s", err);
+	cr_assert_str_eq(cfg.kernel, "./bzImage");
+	config_free(&cfg);
+}
+
+/* Errors: structure */
+
+Test(config, unknown_key)
+{
+	load_err(
+	    "[vm]\ncpus = 2\ncolour = \"blue\"\n",
+	    "3:1: unknown key 'colour' in [vm] (known: name, cpus, memory_mib, kernel, initrd, "
+	    "cmdline)");
+	load_err("[serial]\nmod = 'file'\n",
+		 "2:1: unknown key 'mod' in [serial] (known: mode, path)");
+	load_err("[vm.extra]\n", "1:5: unknown key 'extra' in [vm] (known: name, cpus, memory_mib, "
+				 "kernel, initrd, cmdline)");
+}
+
+Test(config, unknown_section)
+{
+	load_err("[vm]\ncpus = 1\n\n[network]\n",
+		 "4:2: unknown table [network] (known: vm, serial, cpu)");
+	load_err("[[disk]]\npath = 'x'\n", "1:3: unknown table [disk] (known: vm, serial, cpu)");
+}
+
+Test(config, key_outside_a_table)
+{
+	load_err("cpus = 2\n[vm]\n", "1:1: key 'cpus' must be in a table (known: vm, serial, cpu)");
+}
+
+Test(config, section_not_a_table)
+{
+	load_err("vm = 1\n", "1:1: [vm] must be a table, not an integer");
+	load_err("[[vm]]\n", "1:3: [vm] must be a table, not an array of tables");
+}
+
+Test(config, toml_errors_pass_through)
+{
+	load_err("[vm\n", "1:4: expected ']' to close the table header, found end of line");
+	load_err("[vm]\ncpus = 2\ncpus = 3\n", "3:1: duplicate key 'cpus' (first defined at 2:1)");
+	load_err("[vm]\nmemory_mib = 1.5\n", "2:14: floats are not supported");
+}
+
+/* Errors: types */
+
+Test(config, wrong_types)
+{
+	load_err("[vm]\ncpus = 2\nmemory_mib = \"lots\"\n",
+		 "3:14: [vm] memory_mib: must be an integer, not a string");
+	load_err("[vm]\nkernel = 5\n", "2:10: [vm] kernel: must be a string, not an integer");
+	load_err("[vm]\ncpus = true\n", "2:8: [vm] cpus: must be an integer, not a boolean");
+	load_err("[vm]\nname = ['a']\n", "2:8: [vm] name: must be a string, not an array");
+	load_err("[serial]\nmode = 1\n", "2:8: [serial] mode: must be a string, not an integer");
+	load_err("[cpu]\nhide = \"xsave\"\n", "2:8: [cpu] hide: must be an array, not a string");
+	load_err("[cpu]\nhide = [\n  'xsave',\n  1,\n]\n",
+		 "4:3: [cpu] hide: elements must be strings, not an integer");
+	load_err("[cpu]\nhide = [['xsave']]\n",
+		 "2:9: [cpu] hide: elements must be strings, not an array");
+}
+
+/* Errors: values */
+
+Test(config, cpus_range)
+{
+	load_err("[vm]\ncpus = 0\n", "2:8: [vm] cpus: must be at least 1, got 0");
+	load_err("[vm]\ncpus = -3\n", "2:8: [vm] cpus: must be at least 1, got -3");
+	load_err("[vm]\ncpus = 256\n", "2:8: [vm] cpus: must be at most 255, got 256");
+}
+
+Test(config, cpus_edges)
+{
+	struct vm_config cfg;
+
+	load_ok(&cfg, "[vm]\ncpus = 255\n");
+	cr_assert_eq(cfg.cpus, 255);
+	config_free(&cfg);
+}
+
+Test(config, memory_too_small_or_large)
+{
+	struct vm_config cfg;
+
+	load_err("[vm]\nmemory_mib = 63\n", "2:14: [vm] memory_mib: must be at least 64, got 63");
+	load_err("[vm]\nmemory_mib = 0x1000_0000_0000\n",
+		 "2:14: [vm] memory_mib: must be at most 17592186044415, got 17592186044416");
+	load_ok(&cfg, "[vm]\nmemory_mib = 64\n");
+	cr_assert_eq(cfg.memory_mib, 64);
+	config_free(&cfg);
+}
+
+Test(config, cpu_hide_unknown_name)
+{
+	char want[CONFIG_ERR_MAX];
+
+	snprintf(want, sizeof(want), "2:18: [cpu] hide: unknown CPU feature 'bogus' (known: %s)",
+		 cpuid_feature_names());
+	load_err("[cpu]\nhide = ['xsave', 'bogus']\n", want);
+	snprintf(want, sizeof(want), "2:9: [cpu] hide: unknown CPU feature 'XSAVE' (known: %s)",
+		 cpuid_feature_names());
+	load_err("[cpu]\nhide = ['XSAVE']\n", want);
+}
+
+Test(config, serial_mode_unknown)
+{
+	load_err("[serial]\nmode = \"tcp\"\n",
+		 "2:8: [serial] mode: must be one of \"stdio\", \"file\", \"none\", got \"tcp\"");
+}
+
+Test(config, empty_and_long_strings)
+{
+	char *text = malloc(70000);
+
+	load_err("[vm]\nkernel = ''\n", "2:10: [vm] kernel: must not be empty");
+	load_err("[vm]\nname = \"\"\n", "2:8: [vm] name: must not be empty");
+	load_err("[serial]\npath = ''\n", "2:8: [serial] path: must not be empty");
+	cr_assert_not_null(text);
+	strcpy(text, "[vm]\ncmdline = '");
+	memset(text + strlen(text), 'x', 65536);
+	strcpy(text + 16 + 65536, "'\n");
+	load_err(text, "2:11: [vm] cmdline: longer than 65535 bytes");
+	free(text);
+}
+
+/* Errors: the file itself */
+
+Test(config, missing_file)
+{
+	struct vm_config cfg;
+	char err[CONFIG_ERR_MAX], want[CONFIG_ERR_MAX];
+
+	snprintf(want, sizeof(want), "%s/nope.toml: No such file or directory", dir);
+	config_init(&cfg);
+	snprintf(path, sizeof(path), "%s/nope.toml", dir);
+	cr_assert_eq(config_load_file(&cfg, path, err, sizeof(err)), -ENOENT);
+	cr_assert_str_eq(err, want);
+	cr_assert_null(cfg.config_path);
+	config_free(&cfg);
+}
+
+Test(config, directory_is_not_a_config)
+{
+	struct vm_config cfg;
+	char err[CONFIG_ERR_MAX], want[CONFIG_ERR_MAX];
+
+	snprintf(want, sizeof(want), "%s: not a regular file", dir);
+	config_init(&cfg);
+	cr_assert_eq(config_load_file(&cfg, dir, err, sizeof(err)), -ENODEV);
+	cr_assert_str_eq(err, want);
+	config_free(&cfg);
+}
+
+Test(config, error_buffer_is_truncated_not_overrun)
+{
+	struct vm_config cfg;
+	char err[16];
+
+	config_init(&cfg);
+	write_cfg("[vm]\ncpus = 0\n");
+	cr_assert_eq(config_load_file(&cfg, path, err, sizeof(err)), -EINVAL);
+	cr_assert_eq(strlen(err), sizeof(err) - 1);
+	config_free(&cfg);
+}
+
+/* After the merge */
+
+Test(config, missing_kernel)
+{
+	struct vm_config cfg;
+	char err[CONFIG_ERR_MAX];
+
+	load_ok(&cfg, "[vm]\ncpus = 2\n");
+	cr_assert_eq(config_validate(&cfg, err, sizeof(err)), -EINVAL);
+	cr_assert_str_eq(err, "vmm: no kernel: set [vm] kernel or --kernel");
+	config_free(&cfg);
+}
+
+Test(config, serial_file_without_path)
+{
+	struct vm_config cfg;
+	char err[CONFIG_ERR_MAX], want[CONFIG_ERR_MAX];
+
+	load_ok(&cfg, "[vm]\nkernel = '/k'\n[serial]\nmode = \"file\"\n");
+	snprintf(want, sizeof(want),
+		 "%s:4:8: [serial] mode: \"file\" needs a path: set [serial] path", path);
+	cr_assert_eq(config_validate(&cfg, err, sizeof(err)), -EINVAL);
+	cr_assert_str_eq(err, want);
+	config_free(&cfg);
+}
+
+Test(config, serial_file_without_path_not_from_a_file)
+{
+	struct vm_config cfg;
+	char err[CONFIG_ERR_MAX];
+
+	config_init(&cfg);
+	cr_assert_eq(config_set_flag(&cfg, "vm.kernel", "--kernel", "k", err, sizeof(err)), 0);
+	cr_assert_eq(config_set_flag(&cfg, "serial.mode", "--serial", "file", err, sizeof(err)), 0);
+	cr_assert_eq(config_validate(&cfg, err, sizeof(err)), -EINVAL);
+	cr_assert_str_eq(err, "vmm: --serial: \"file\" needs a path: set [serial] path");
+	config_free(&cfg);
+}
+
+/* Flags */
+
+Test(config, flags_set_and_check_values)
+{
+	struct vm_config cfg;
+	char err[CONFIG_ERR_MAX];
+
+	config_init(&cfg);
+	cr_assert_eq(config_set_flag(&cfg, "vm.cpus", "--cpus", "8", err, sizeof(err)), 0);
+	cr_assert_eq(cfg.cpus, 8);
+	cr_assert_eq(config_set_flag(&cfg, "vm.memory_mib", "--memory", "4096", err, sizeof(err)),
+		     0);
+	cr_assert_eq(cfg.memory_mib, 4096);
+	cr_assert_eq(
+	    config_set_flag(&cfg, "vm.kernel", "--kernel", "rel/bzImage", err, sizeof(err)), 0);
+	cr_assert_str_eq(cfg.kernel, "rel/bzImage");
+	cr_assert_eq(config_set_flag(&cfg, "vm.cpus", "--cpus", "x", err, sizeof(err)), -EINVAL);
+	cr_assert_str_eq(err, "vmm: --cpus: 'x' is not a number");
+	cr_assert_eq(config_set_flag(&cfg, "vm.cpus", "--cpus", "", err, sizeof(err)), -EINVAL);
+	cr_assert_str_eq(err, "vmm: --cpus: '' is not a number");
+	cr_assert_eq(config_set_flag(&cfg, "vm.cpus", "--cpus", "-1", err, sizeof(err)), -EINVAL);
+	cr_assert_str_eq(err, "vmm: --cpus: '-1' is not a number");
+	cr_assert_eq(
+	    config_set_flag(&cfg, "vm.cpus", "--cpus", "99999999999999999999", err, sizeof(err)),
+	    -EINVAL);
+	cr_assert_str_eq(err, "vmm: --cpus: '99999999999999999999' is out of range");
+	cr_assert_eq(config_set_flag(&cfg, "vm.cpus", "--cpus", "0", err, sizeof(err)), -EINVAL);
+	cr_assert_str_eq(err, "vmm: --cpus: must be at least 1, got 0");
+	cr_assert_eq(config_set_flag(&cfg, "vm.memory_mib", "--memory", "16", err, sizeof(err)),
+		     -EINVAL);
+	cr_assert_str_eq(err, "vmm: --memory: must be at least 64, got 16");
+	cr_assert_eq(cfg.cpus, 8);
+	config_free(&cfg);
+}
+
+Test(config, flag_for_an_unknown_or_list_key)
+{
+	struct vm_config cfg;
+	char err[CONFIG_ERR_MAX];
+
+	config_init(&cfg);
+	cr_assert_eq(config_set_flag(&cfg, "vm.colour", "--colour", "x", err, sizeof(err)),
+		     -EINVAL);
+	cr_assert_str_eq(err, "vmm: --colour: no config key 'vm.colour'");
+	cr_assert_eq(config_set_flag(&cfg, "nodot", "--x", "x", err, sizeof(err)), -EINVAL);
+	cr_assert_eq(config_set_flag(&cfg, "cpu.hide", "--hide", "avx", err, sizeof(err)), -EINVAL);
+	cr_assert_str_eq(err, "vmm: --hide: cannot be set from the command line");
+	config_free(&cfg);
+}
+
+Test(config, flag_overrides_file)
+{
+	struct vm_config cfg;
+	char err[CONFIG_ERR_MAX];
+
+	load_ok(&cfg, "[vm]\nkernel = '/k'\ncpus = 2\n");
+	cr_assert_eq(config_set_flag(&cfg, "vm.cpus", "--cpus", "3", err, sizeof(err)), 0);
+	cr_assert_eq(cfg.cpus, 3);
+	cr_assert_str_eq(cfg.kernel, "/k");
+	config_free(&cfg);
+}
+
+/* The example the project ships, when it is there. */
+Test(config, example_vm_toml_loads)
+{
+	const char *example = TEST_DATA_DIR "/../../examples/vm.toml";
+	struct vm_config cfg;
+	char err[CONFIG_ERR_MAX];
+
+	if (access(example, R_OK) != 0)
+		cr_skip_test("examples/vm.toml not written yet");
+	config_init(&cfg);
+	cr_assert_eq(config_load_file(&cfg, example, err, sizeof(err)), 0, "%s", err);
+	config_free(&cfg);
+}
