@@ -60,7 +60,8 @@ static int apply_serial(struct vm_config *cfg, const struct cli_flag *f, const c
 /* Adding a flag to `vmm run` is adding a row here. */
 /* clang-format off */
 static const struct cli_flag run_flags[] = {
-	{"--config", "FILE", NULL, apply_config, true, "settings file (vm.toml); flags override it"},
+	{"--config", "FILE", NULL, apply_config, true,
+	 "settings file (vm.toml); flags override it"},
 	{"--cpus", "N", "vm.cpus", NULL, false, "number of vCPUs, 1..255 (default 1)"},
 	{"--memory", "MIB", "vm.memory_mib", NULL, false, "guest RAM in MiB, >= 64 (default 256)"},
 	{"--kernel", "FILE", "vm.kernel", NULL, false, "guest kernel: bzImage or ELF vmlinux"},
@@ -224,11 +225,11 @@ static const struct cli_cmd {
 	int (*parse)(int n, char **args, enum cli_command *cmd, struct vm_config *cfg, char *err,
 		     size_t errlen);
 } commands[] = {
-    {"run", CLI_RUN, parse_run},
-    {"help", CLI_HELP, parse_no_args},
-    {"--help", CLI_HELP, parse_no_args},
-    {"-h", CLI_HELP, parse_no_args},
-    {"--version", CLI_VERSION, parse_no_args},
+	{"run", CLI_RUN, parse_run},
+	{"help", CLI_HELP, parse_no_args},
+	{"--help", CLI_HELP, parse_no_args},
+	{"-h", CLI_HELP, parse_no_args},
+	{"--version", CLI_VERSION, parse_no_args},
 };
 
 int cli_parse(int argc, char **argv, enum cli_command *cmd, struct vm_config *cfg, char *err,

@@ -267,12 +267,12 @@ static const struct kind_ops {
 	const char *type_name;
 	int (*set)(struct setter *s, const struct toml_value *v);
 } kinds[] = {
-    [KIND_STRING] = {TOML_STRING, "a string", set_string},
-    [KIND_PATH] = {TOML_STRING, "a string", set_path},
-    [KIND_UINT] = {TOML_INT, "an integer", set_int},
-    [KIND_U64] = {TOML_INT, "an integer", set_int},
-    [KIND_ENUM] = {TOML_STRING, "a string", set_enum},
-    [KIND_LIST] = {TOML_ARRAY, "an array", set_list},
+	[KIND_STRING] = {TOML_STRING, "a string", set_string},
+	[KIND_PATH] = {TOML_STRING, "a string", set_path},
+	[KIND_UINT] = {TOML_INT, "an integer", set_int},
+	[KIND_U64] = {TOML_INT, "an integer", set_int},
+	[KIND_ENUM] = {TOML_STRING, "a string", set_enum},
+	[KIND_LIST] = {TOML_ARRAY, "an array", set_list},
 };
 
 static int set_value(struct setter *s, const struct toml_value *v)

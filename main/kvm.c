@@ -134,7 +134,8 @@ static int vm_ioctl(struct kvm *k, unsigned long req, unsigned long arg, const c
 
 int kvm_create_vm(struct kvm *k)
 {
-	struct kvm_pit_config pit = {.flags = 0};
+	/* SPEAKER_DUMMY: KVM models port 0x61 too, so PIT channel 2 calibrates the TSC. */
+	struct kvm_pit_config pit = {.flags = KVM_PIT_SPEAKER_DUMMY};
 	uint64_t identity = KVM_IDENTITY_MAP_ADDR;
 	int ret;
 

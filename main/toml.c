@@ -182,9 +182,9 @@ static const struct utf8_form {
 	size_t len;
 	uint32_t min;
 } utf8_forms[] = {
-    {0xe0, 0xc0, 2, 0x80},
-    {0xf0, 0xe0, 3, 0x800},
-    {0xf8, 0xf0, 4, 0x10000},
+	{0xe0, 0xc0, 2, 0x80},
+	{0xf0, 0xe0, 3, 0x800},
+	{0xf8, 0xf0, 4, 0x10000},
 };
 
 /* Length of the valid, shortest-form, non-surrogate sequence at s[0..n), or 0. */
@@ -318,7 +318,7 @@ static int parse_unicode(struct parser *ps, struct sbuf *b)
 static const struct {
 	char esc, out;
 } escapes[] = {
-    {'b', '\b'}, {'t', '\t'}, {'n', '\n'}, {'f', '\f'}, {'r', '\r'}, {'"', '"'}, {'\\', '\\'},
+	{'b', '\b'}, {'t', '\t'}, {'n', '\n'}, {'f', '\f'}, {'r', '\r'}, {'"', '"'}, {'\\', '\\'},
 };
 
 /* An escape at the cursor (on the backslash) in the string that starts at (line, col). */
@@ -1071,8 +1071,8 @@ void toml_free(struct toml_table *t)
 const char *toml_type_name(const struct toml_value *v)
 {
 	static const char *const names[] = {
-	    [TOML_STRING] = "a string", [TOML_INT] = "an integer", [TOML_BOOL] = "a boolean",
-	    [TOML_ARRAY] = "an array",	[TOML_TABLE] = "a table",
+		[TOML_STRING] = "a string", [TOML_INT] = "an integer", [TOML_BOOL] = "a boolean",
+		[TOML_ARRAY] = "an array", [TOML_TABLE] = "a table",
 	};
 
 	if (v->table_array)
