@@ -14,8 +14,8 @@ PKGS=(
 	busybox-static e2fsprogs
 	# guest tests: network namespaces, taps
 	iproute2 iputils-ping
-	# benchmarks: the anchor
-	qemu-system-x86
+	# benchmarks (the anchor), and tests/nested on hosts without /dev/kvm
+	qemu-system-x86 kmod
 )
 
 if [ "$(id -u)" -ne 0 ]; then

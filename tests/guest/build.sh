@@ -138,10 +138,16 @@ mount -t proc proc /proc
 mount -t sysfs sysfs /sys
 mount -t devtmpfs devtmpfs /dev
 echo "vmm-guest: busybox shell"
-setsid cttyhack sh || sh
-reboot -f
+# busybox init: a shell on the console, and `reboot`/`poweroff` handled as on a real system.
+exec /bin/init
+EOF
+cat >"$stage/inittab" <<'EOF'
+::respawn:-/bin/cttyhack /bin/sh
+::ctrlaltdel:/bin/reboot
+::shutdown:/bin/umount -a -r
 EOF
 chmod 0755 "$stage/spin" "$stage/panic" "$stage/busybox" "$stage/busybox-init"
+chmod 0644 "$stage/inittab"
 touch -h -d @0 "$stage"/*	# gen_init_cpio stores files' mtimes: keep the images reproducible
 
 console='nod /dev/console 0600 0 0 c 5 1'
@@ -150,8 +156,9 @@ printf '%s\n' 'dir /dev 0755 0 0' "$console" "file /init $stage/panic 0755 0 0" 
 {
 	printf '%s\n' 'dir /dev 0755 0 0' "$console" 'dir /bin 0755 0 0' 'dir /proc 0755 0 0' \
 		'dir /sys 0755 0 0' 'dir /tmp 1777 0 0' 'dir /root 0700 0 0' \
-		"file /bin/busybox $stage/busybox 0755 0 0" "file /init $stage/busybox-init 0755 0 0"
-	for applet in sh mount nproc free reboot poweroff cat ls echo setsid cttyhack; do
+		"file /bin/busybox $stage/busybox 0755 0 0" "file /init $stage/busybox-init 0755 0 0" \
+		'dir /etc 0755 0 0' "file /etc/inittab $stage/inittab 0644 0 0"
+	for applet in sh init mount umount nproc free reboot poweroff cat ls echo setsid cttyhack; do
 		echo "slink /bin/$applet busybox 0777 0 0"
 	done
 } >"$stage/busybox.list"

@@ -32,8 +32,9 @@ fail() {
 }
 
 job=
+cwd=
 for a in $(cat /proc/cmdline); do
-	case $a in vmm_nested.job=*) job=${a#*=} ;; esac
+	case $a in vmm_nested.job=*) job=${a#*=} ;; vmm_nested.cwd=*) cwd=${a#*=} ;; esac
 done
 [ -n "$job" ] || fail "no vmm_nested.job= on the kernel command line"
 
@@ -61,6 +62,9 @@ mkdir -p /host
 mount -t 9p -o $o,cache=loose,ro hostroot /host || fail "cannot mount host root"
 mount -t 9p -o $o,cache=mmap hostwork /host/work || log "cannot mount /work"
 mount -t 9p -o $o,cache=mmap hosttmp /host/tmp || fail "cannot mount /tmp"
+if [ -n "$cwd" ]; then
+	mount -t 9p -o $o,cache=mmap hostcwd "/host$cwd" || fail "cannot mount $cwd"
+fi
 mount -t proc proc /host/proc
 mount -t sysfs sysfs /host/sys
 mount -t cgroup2 cgroup2 /host/sys/fs/cgroup 2>/dev/null

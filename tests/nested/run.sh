@@ -7,7 +7,8 @@
 #   tests/nested/run.sh [options] -- COMMAND [ARGS...]
 #
 # Exits with COMMAND's exit code (124 on timeout, 125 on harness failure).
-# Dev tool only: slow (TCG), not run by CI. See tests/nested/README.md.
+# Slow (TCG). scripts/test.sh uses it for the guest tests on hosts without
+# /dev/kvm. See tests/nested/README.md.
 set -euo pipefail
 
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -284,13 +285,19 @@ add_share() { # HOSTPATH TAG [readonly]
 add_share / hostroot ro
 [ ! -d /work ] || add_share /work hostwork
 add_share /tmp hosttmp
+# The caller's directory read-write too, when it is elsewhere (CI's clone may be anywhere).
+cwd_share=
+case $PWD in
+/work | /work/* | /tmp | /tmp/*) ;;
+*) add_share "$PWD" hostcwd; cwd_share=$PWD ;;
+esac
 
 t0=$(date +%s.%N)
 timeout -k 5 "$timeout_s" qemu-system-x86_64 \
 	-accel tcg,thread=multi -M pc -cpu "$cpu" -smp "$smp" -m "$mem" \
 	-nographic -no-reboot -nodefaults -no-user-config -monitor none \
 	-kernel "$kernel" -initrd "$initrd" \
-	-append "console=ttyS0 quiet loglevel=0 panic=-1 mitigations=off nokaslr vmm_nested.job=$job" \
+	-append "console=ttyS0 quiet loglevel=0 panic=-1 mitigations=off nokaslr vmm_nested.job=$job${cwd_share:+ vmm_nested.cwd=$cwd_share}" \
 	-serial "file:$job/console.log" -serial "pipe:$job/out" -serial "pipe:$job/err" \
 	"${share[@]}" </dev/null &
 qpid=$!

@@ -4,13 +4,7 @@
  */
 #include "common.inc"
 
-	.section .note.Xen, "a", @note
-	.p2align 2
-	.long 4
-	.long 4
-	.long 18
-	.asciz "Xen"
-	.long _start
+	PVH_NOTE
 
 	.text
 	.code32

@@ -5,13 +5,7 @@
  */
 #include "common.inc"
 
-	.section .note.Xen, "a", @note
-	.p2align 2
-	.long 4			/* name size */
-	.long 4			/* descriptor size */
-	.long 18		/* XEN_ELFNOTE_PHYS32_ENTRY */
-	.asciz "Xen"
-	.long _start
+	PVH_NOTE
 
 	.text
 	.code32

@@ -1,11 +1,7 @@
 /* A guest that triple-faults: an empty IDT, then an undefined instruction. */
-	.section .note.Xen, "a", @note
-	.p2align 2
-	.long 4
-	.long 4
-	.long 18
-	.asciz "Xen"
-	.long _start
+#include "common.inc"
+
+	PVH_NOTE
 
 	.text
 	.code32

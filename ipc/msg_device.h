@@ -1,0 +1,148 @@
+/*
+ * The ctrl tube (shared/DESIGN.md, "Tubes"): main asks, the device answers, one request at a time.
+ * Main sends struct device_request, the device answers with struct device_response. Device-side
+ * events (a config change, a failure) do not travel here. Wire format: msg.h.
+ */
+#ifndef VMM_IPC_MSG_DEVICE_H
+#define VMM_IPC_MSG_DEVICE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "msg.h"
+
+#define MSG_DEVICE_MAX_QUEUES 16
+#define MSG_DEVICE_MAX_REGIONS 4
+/* Bytes of device-specific config space, and the most one read or write moves. */
+#define MSG_DEVICE_CONFIG_MAX 256
+/* Largest split virtqueue (virtio 1.2, 2.7). */
+#define MSG_DEVICE_QUEUE_SIZE_MAX 32768
+/* Device ids are those of virtio 1.2, 5; the transport adds them to 0x1040. */
+#define MSG_DEVICE_TYPE_MAX 0xff
+/* An ACTIVATE's fds: a kick and an interrupt eventfd per queue, the config interrupt, memory. */
+#define MSG_DEVICE_MAX_FDS (2 * MSG_DEVICE_MAX_QUEUES + 2)
+
+enum msg_device_type {
+	/* main -> device */
+	MSG_DEVICE_HELLO = 0x0101,
+	MSG_DEVICE_CONFIG_READ = 0x0102,
+	MSG_DEVICE_CONFIG_WRITE = 0x0103,
+	MSG_DEVICE_ACTIVATE = 0x0104,
+	MSG_DEVICE_RESET = 0x0105,
+	MSG_DEVICE_SLEEP = 0x0106,
+	MSG_DEVICE_WAKE = 0x0107,
+	MSG_DEVICE_SHUTDOWN = 0x0108,
+	/* device -> main */
+	MSG_DEVICE_INFO = 0x0181,	 /* answers HELLO */
+	MSG_DEVICE_CONFIG_DATA = 0x0182, /* answers CONFIG_READ */
+	MSG_DEVICE_RESPONSE = 0x0183,	 /* answers the rest, and any request that failed */
+};
+
+struct msg_device_config_read {
+	uint32_t offset; /* offset + len <= MSG_DEVICE_CONFIG_MAX */
+	uint32_t len;	 /* 1..MSG_DEVICE_CONFIG_MAX */
+};
+_Static_assert(sizeof(struct msg_device_config_read) == 8, "config_read");
+
+struct msg_device_config_write {
+	uint32_t offset;
+	uint32_t len;
+	uint8_t data[MSG_DEVICE_CONFIG_MAX]; /* zero from len on */
+};
+_Static_assert(sizeof(struct msg_device_config_write) == 264, "config_write");
+
+/* A slice of guest RAM and where it sits in the guest memory fd; all page-aligned. */
+struct msg_device_region {
+	uint64_t gpa;
+	uint64_t size;
+	uint64_t offset;
+};
+_Static_assert(sizeof(struct msg_device_region) == 24, "region");
+
+struct msg_device_queue {
+	uint64_t desc; /* guest physical addresses of the split ring's three parts */
+	uint64_t avail;
+	uint64_t used;
+	uint16_t size;	 /* a power of two up to MSG_DEVICE_QUEUE_SIZE_MAX, if enabled */
+	uint8_t enabled; /* 0 or 1; a disabled queue is not checked further */
+	uint8_t pad0;
+	uint32_t kick_fd; /* index into the message's fds, or MSG_FD_NONE */
+	uint32_t irq_fd;
+	uint32_t pad1;
+};
+_Static_assert(sizeof(struct msg_device_queue) == 40, "queue");
+
+struct msg_device_activate {
+	uint64_t features; /* negotiated */
+	uint32_t nregions; /* 1..MSG_DEVICE_MAX_REGIONS, sorted by gpa, not overlapping */
+	uint32_t nqueues;  /* 1..MSG_DEVICE_MAX_QUEUES */
+	uint32_t nfds;	   /* fds riding along, up to MSG_DEVICE_MAX_FDS */
+	uint32_t mem_fd;   /* index of the guest memory fd, or MSG_FD_NONE: handed over at spawn */
+	uint32_t config_irq_fd; /* index, or MSG_FD_NONE */
+	uint32_t pad;
+	struct msg_device_region regions[MSG_DEVICE_MAX_REGIONS]; /* zero from nregions on */
+	struct msg_device_queue queues[MSG_DEVICE_MAX_QUEUES];	   /* zero from nqueues on */
+};
+_Static_assert(sizeof(struct msg_device_activate) == 768, "activate");
+
+struct msg_device_info {
+	uint32_t device_type; /* virtio device id, 1..MSG_DEVICE_TYPE_MAX */
+	uint32_t nqueues;     /* 1..MSG_DEVICE_MAX_QUEUES */
+	uint64_t features;
+	uint32_t config_size; /* 0..MSG_DEVICE_CONFIG_MAX */
+	uint32_t pad;
+	uint16_t queue_max[MSG_DEVICE_MAX_QUEUES]; /* powers of two; zero from nqueues on */
+};
+_Static_assert(sizeof(struct msg_device_info) == 56, "info");
+
+struct msg_device_config_data {
+	uint32_t len; /* 1..MSG_DEVICE_CONFIG_MAX */
+	uint32_t pad;
+	uint8_t data[MSG_DEVICE_CONFIG_MAX]; /* zero from len on */
+};
+_Static_assert(sizeof(struct msg_device_config_data) == 264, "config_data");
+
+struct msg_device_status {
+	int32_t status; /* 0, or -errno */
+	uint32_t pad;
+};
+_Static_assert(sizeof(struct msg_device_status) == 8, "status");
+
+/* HELLO, RESET, SLEEP, WAKE and SHUTDOWN have no body. */
+struct device_request {
+	struct msg_hdr hdr;
+	union {
+		struct msg_device_config_read config_read;
+		struct msg_device_config_write config_write;
+		struct msg_device_activate activate;
+	};
+};
+_Static_assert(offsetof(struct device_request, activate) == sizeof(struct msg_hdr), "body");
+_Static_assert(sizeof(struct device_request) <= MSG_MAX_SIZE, "request size");
+
+struct device_response {
+	struct msg_hdr hdr;
+	union {
+		struct msg_device_info info;
+		struct msg_device_config_data config_data;
+		struct msg_device_status status;
+	};
+};
+_Static_assert(offsetof(struct device_response, info) == sizeof(struct msg_hdr), "body");
+_Static_assert(sizeof(struct device_response) <= MSG_MAX_SIZE, "response size");
+
+/* Codecs: see msg_decode() and msg_encode() for the errors. */
+int msg_device_decode_request(const void *buf, size_t len, unsigned int nfds,
+			      struct device_request *out);
+int msg_device_encode_request(const struct device_request *m, unsigned int nfds, void *buf,
+			      size_t cap, size_t *len);
+int msg_device_decode_response(const void *buf, size_t len, unsigned int nfds,
+			       struct device_response *out);
+int msg_device_encode_response(const struct device_response *m, unsigned int nfds, void *buf,
+			       size_t cap, size_t *len);
+/* Makes r a RESPONSE carrying err: 0, or -errno (anything else becomes -EIO). */
+void msg_device_status(struct device_response *r, int err);
+/* The type's name for logs. */
+const char *msg_device_name(uint32_t type);
+
+#endif
