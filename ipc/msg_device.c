@@ -126,8 +126,8 @@ static int check_regions(const struct msg_device_activate *m)
 		end = r->gpa + r->size;
 	}
 	return msg_is_zero(&m->regions[i], (MSG_DEVICE_MAX_REGIONS - i) * sizeof(m->regions[0]))
-		       ? 0
-		       : -EBADMSG;
+		   ? 0
+		   : -EBADMSG;
 }
 
 /* The split ring's parts: alignment and length from virtio 1.2, 2.7. */
@@ -140,7 +140,8 @@ static int check_queue(const struct msg_device_queue *q, uint32_t nfds)
 	if (!q->enabled)
 		return 0;
 	if (!queue_size_ok(q->size) || q->desc % 16 || q->avail % 2 || q->used % 4 ||
-	    !msg_range_ok(q->desc, 16ULL * q->size) || !msg_range_ok(q->avail, 6 + 2ULL * q->size) ||
+	    !msg_range_ok(q->desc, 16ULL * q->size) ||
+	    !msg_range_ok(q->avail, 6 + 2ULL * q->size) ||
 	    !msg_range_ok(q->used, 6 + 8ULL * q->size))
 		return -ERANGE;
 	return 0;
@@ -166,8 +167,8 @@ static int check_activate(const void *body)
 			return ret;
 	}
 	return msg_is_zero(&m->queues[i], (MSG_DEVICE_MAX_QUEUES - i) * sizeof(m->queues[0]))
-		       ? 0
-		       : -EBADMSG;
+		   ? 0
+		   : -EBADMSG;
 }
 
 static unsigned int activate_nfds(const void *body)
@@ -192,8 +193,8 @@ static int check_info(const void *body)
 			return -ERANGE;
 	}
 	return msg_is_zero(&m->queue_max[i], (MSG_DEVICE_MAX_QUEUES - i) * sizeof(m->queue_max[0]))
-		       ? 0
-		       : -EBADMSG;
+		   ? 0
+		   : -EBADMSG;
 }
 
 static int check_config_data(const void *body)
@@ -216,25 +217,25 @@ static int check_status(const void *body)
 
 /* type, name, body size, fds, swap, check, fds named by the body */
 static const struct msg_kind request_kinds[] = {
-	{MSG_DEVICE_HELLO, "HELLO", 0, 0, NULL, NULL, NULL},
-	{MSG_DEVICE_CONFIG_READ, "CONFIG_READ", sizeof(struct msg_device_config_read), 0,
-	 swap_config_read, check_config_read, NULL},
-	{MSG_DEVICE_CONFIG_WRITE, "CONFIG_WRITE", sizeof(struct msg_device_config_write), 0,
-	 swap_config_write, check_config_write, NULL},
-	{MSG_DEVICE_ACTIVATE, "ACTIVATE", sizeof(struct msg_device_activate), 0, swap_activate,
-	 check_activate, activate_nfds},
-	{MSG_DEVICE_RESET, "RESET", 0, 0, NULL, NULL, NULL},
-	{MSG_DEVICE_SLEEP, "SLEEP", 0, 0, NULL, NULL, NULL},
-	{MSG_DEVICE_WAKE, "WAKE", 0, 0, NULL, NULL, NULL},
-	{MSG_DEVICE_SHUTDOWN, "SHUTDOWN", 0, 0, NULL, NULL, NULL},
+    {MSG_DEVICE_HELLO, "HELLO", 0, 0, NULL, NULL, NULL},
+    {MSG_DEVICE_CONFIG_READ, "CONFIG_READ", sizeof(struct msg_device_config_read), 0,
+     swap_config_read, check_config_read, NULL},
+    {MSG_DEVICE_CONFIG_WRITE, "CONFIG_WRITE", sizeof(struct msg_device_config_write), 0,
+     swap_config_write, check_config_write, NULL},
+    {MSG_DEVICE_ACTIVATE, "ACTIVATE", sizeof(struct msg_device_activate), 0, swap_activate,
+     check_activate, activate_nfds},
+    {MSG_DEVICE_RESET, "RESET", 0, 0, NULL, NULL, NULL},
+    {MSG_DEVICE_SLEEP, "SLEEP", 0, 0, NULL, NULL, NULL},
+    {MSG_DEVICE_WAKE, "WAKE", 0, 0, NULL, NULL, NULL},
+    {MSG_DEVICE_SHUTDOWN, "SHUTDOWN", 0, 0, NULL, NULL, NULL},
 };
 
 static const struct msg_kind response_kinds[] = {
-	{MSG_DEVICE_INFO, "INFO", sizeof(struct msg_device_info), 0, swap_info, check_info, NULL},
-	{MSG_DEVICE_CONFIG_DATA, "CONFIG_DATA", sizeof(struct msg_device_config_data), 0,
-	 swap_config_data, check_config_data, NULL},
-	{MSG_DEVICE_RESPONSE, "RESPONSE", sizeof(struct msg_device_status), 0, swap_status,
-	 check_status, NULL},
+    {MSG_DEVICE_INFO, "INFO", sizeof(struct msg_device_info), 0, swap_info, check_info, NULL},
+    {MSG_DEVICE_CONFIG_DATA, "CONFIG_DATA", sizeof(struct msg_device_config_data), 0,
+     swap_config_data, check_config_data, NULL},
+    {MSG_DEVICE_RESPONSE, "RESPONSE", sizeof(struct msg_device_status), 0, swap_status,
+     check_status, NULL},
 };
 
 static const struct msg_catalogue requests = {request_kinds, ARRAY_SIZE(request_kinds)};

@@ -81,7 +81,7 @@ struct msg_device_activate {
 	uint32_t config_irq_fd; /* index, or MSG_FD_NONE */
 	uint32_t pad;
 	struct msg_device_region regions[MSG_DEVICE_MAX_REGIONS]; /* zero from nregions on */
-	struct msg_device_queue queues[MSG_DEVICE_MAX_QUEUES];	   /* zero from nqueues on */
+	struct msg_device_queue queues[MSG_DEVICE_MAX_QUEUES];	  /* zero from nqueues on */
 };
 _Static_assert(sizeof(struct msg_device_activate) == 768, "activate");
 

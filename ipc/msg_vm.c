@@ -216,8 +216,7 @@ static int check_pid_tid(const void *body)
 		if (!m->tids[i])
 			return -ERANGE;
 	}
-	return msg_is_zero(&m->tids[i], (MSG_VM_MAX_VCPUS - i) * sizeof(m->tids[0])) ? 0
-										    : -EBADMSG;
+	return msg_is_zero(&m->tids[i], (MSG_VM_MAX_VCPUS - i) * sizeof(m->tids[0])) ? 0 : -EBADMSG;
 }
 
 static int check_balloon_stats(const void *body)
@@ -247,41 +246,41 @@ static int check_swap_status(const void *body)
 
 /* type, name, body size, fds, swap, check, fds named by the body */
 static const struct msg_kind request_kinds[] = {
-	{MSG_VM_EXIT, "EXIT", 0, 0, NULL, NULL, NULL},
-	{MSG_VM_SUSPEND_VCPUS, "SUSPEND_VCPUS", 0, 0, NULL, NULL, NULL},
-	{MSG_VM_RESUME_VCPUS, "RESUME_VCPUS", 0, 0, NULL, NULL, NULL},
-	{MSG_VM_SUSPEND_VM, "SUSPEND_VM", 0, 0, NULL, NULL, NULL},
-	{MSG_VM_RESUME_VM, "RESUME_VM", 0, 0, NULL, NULL, NULL},
-	{MSG_VM_BALLOON, "BALLOON", sizeof(struct msg_vm_balloon), 0, swap_balloon, check_balloon,
-	 NULL},
-	{MSG_VM_DISK, "DISK", sizeof(struct msg_vm_disk), 0, swap_disk, check_disk, NULL},
-	{MSG_VM_HOTPLUG_NET, "HOTPLUG_NET", sizeof(struct msg_vm_hotplug_net), 0, swap_hotplug_net,
-	 check_hotplug_net, NULL},
-	{MSG_VM_REGISTER_LISTENER, "REGISTER_LISTENER", sizeof(struct msg_vm_listener), 0,
-	 swap_listener, check_listener, NULL},
-	{MSG_VM_UNREGISTER_LISTENER, "UNREGISTER_LISTENER", sizeof(struct msg_vm_listener), 0,
-	 swap_listener, check_listener, NULL},
-	{MSG_VM_UNREGISTER, "UNREGISTER", sizeof(struct msg_vm_unregister), 0, NULL,
-	 check_unregister, NULL},
-	{MSG_VM_VCPU_PID_TID, "VCPU_PID_TID", 0, 0, NULL, NULL, NULL},
-	{MSG_VM_POWERBTN, "POWERBTN", 0, 0, NULL, NULL, NULL},
-	{MSG_VM_SLEEPBTN, "SLEEPBTN", 0, 0, NULL, NULL, NULL},
-	{MSG_VM_GPE, "GPE", sizeof(struct msg_vm_gpe), 0, swap_gpe, check_gpe, NULL},
-	{MSG_VM_SNAPSHOT, "SNAPSHOT", sizeof(struct msg_vm_snapshot), 0, swap_snapshot,
-	 check_snapshot, NULL},
-	{MSG_VM_SWAP, "SWAP", sizeof(struct msg_vm_swap), 0, swap_swap, check_swap, NULL},
-	{MSG_VM_MAKE_RT, "MAKE_RT", 0, 0, NULL, NULL, NULL},
+    {MSG_VM_EXIT, "EXIT", 0, 0, NULL, NULL, NULL},
+    {MSG_VM_SUSPEND_VCPUS, "SUSPEND_VCPUS", 0, 0, NULL, NULL, NULL},
+    {MSG_VM_RESUME_VCPUS, "RESUME_VCPUS", 0, 0, NULL, NULL, NULL},
+    {MSG_VM_SUSPEND_VM, "SUSPEND_VM", 0, 0, NULL, NULL, NULL},
+    {MSG_VM_RESUME_VM, "RESUME_VM", 0, 0, NULL, NULL, NULL},
+    {MSG_VM_BALLOON, "BALLOON", sizeof(struct msg_vm_balloon), 0, swap_balloon, check_balloon,
+     NULL},
+    {MSG_VM_DISK, "DISK", sizeof(struct msg_vm_disk), 0, swap_disk, check_disk, NULL},
+    {MSG_VM_HOTPLUG_NET, "HOTPLUG_NET", sizeof(struct msg_vm_hotplug_net), 0, swap_hotplug_net,
+     check_hotplug_net, NULL},
+    {MSG_VM_REGISTER_LISTENER, "REGISTER_LISTENER", sizeof(struct msg_vm_listener), 0,
+     swap_listener, check_listener, NULL},
+    {MSG_VM_UNREGISTER_LISTENER, "UNREGISTER_LISTENER", sizeof(struct msg_vm_listener), 0,
+     swap_listener, check_listener, NULL},
+    {MSG_VM_UNREGISTER, "UNREGISTER", sizeof(struct msg_vm_unregister), 0, NULL, check_unregister,
+     NULL},
+    {MSG_VM_VCPU_PID_TID, "VCPU_PID_TID", 0, 0, NULL, NULL, NULL},
+    {MSG_VM_POWERBTN, "POWERBTN", 0, 0, NULL, NULL, NULL},
+    {MSG_VM_SLEEPBTN, "SLEEPBTN", 0, 0, NULL, NULL, NULL},
+    {MSG_VM_GPE, "GPE", sizeof(struct msg_vm_gpe), 0, swap_gpe, check_gpe, NULL},
+    {MSG_VM_SNAPSHOT, "SNAPSHOT", sizeof(struct msg_vm_snapshot), 0, swap_snapshot, check_snapshot,
+     NULL},
+    {MSG_VM_SWAP, "SWAP", sizeof(struct msg_vm_swap), 0, swap_swap, check_swap, NULL},
+    {MSG_VM_MAKE_RT, "MAKE_RT", 0, 0, NULL, NULL, NULL},
 };
 
 static const struct msg_kind response_kinds[] = {
-	{MSG_VM_RESP_OK, "OK", 0, 0, NULL, NULL, NULL},
-	{MSG_VM_RESP_ERR, "ERR", sizeof(struct msg_vm_err), 0, swap_err, check_err, NULL},
-	{MSG_VM_RESP_VCPU_PID_TID, "VCPU_PID_TID", sizeof(struct msg_vm_pid_tid), 0, swap_pid_tid,
-	 check_pid_tid, NULL},
-	{MSG_VM_RESP_BALLOON_STATS, "BALLOON_STATS", sizeof(struct msg_vm_balloon_stats), 0,
-	 swap_balloon_stats, check_balloon_stats, NULL},
-	{MSG_VM_RESP_SWAP_STATUS, "SWAP_STATUS", sizeof(struct msg_vm_swap_status), 0,
-	 swap_swap_status, check_swap_status, NULL},
+    {MSG_VM_RESP_OK, "OK", 0, 0, NULL, NULL, NULL},
+    {MSG_VM_RESP_ERR, "ERR", sizeof(struct msg_vm_err), 0, swap_err, check_err, NULL},
+    {MSG_VM_RESP_VCPU_PID_TID, "VCPU_PID_TID", sizeof(struct msg_vm_pid_tid), 0, swap_pid_tid,
+     check_pid_tid, NULL},
+    {MSG_VM_RESP_BALLOON_STATS, "BALLOON_STATS", sizeof(struct msg_vm_balloon_stats), 0,
+     swap_balloon_stats, check_balloon_stats, NULL},
+    {MSG_VM_RESP_SWAP_STATUS, "SWAP_STATUS", sizeof(struct msg_vm_swap_status), 0, swap_swap_status,
+     check_swap_status, NULL},
 };
 
 static const struct msg_catalogue requests = {request_kinds, ARRAY_SIZE(request_kinds)};
@@ -298,8 +297,7 @@ int msg_vm_encode_request(const struct vm_request *m, unsigned int nfds, void *b
 	return msg_encode(&requests, m, nfds, buf, cap, len);
 }
 
-int msg_vm_decode_response(const void *buf, size_t len, unsigned int nfds,
-			   struct vm_response *out)
+int msg_vm_decode_response(const void *buf, size_t len, unsigned int nfds, struct vm_response *out)
 {
 	return msg_decode(&responses, buf, len, nfds, out, sizeof(*out));
 }

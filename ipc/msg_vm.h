@@ -11,9 +11,9 @@
 
 #include "msg.h"
 
-#define MSG_VM_IFNAMSIZ 16	/* IFNAMSIZ */
-#define MSG_VM_SOCKET_PATH 108	/* sizeof(sockaddr_un.sun_path) */
-#define MSG_VM_PATH_MAX 256	/* snapshot files */
+#define MSG_VM_IFNAMSIZ 16     /* IFNAMSIZ */
+#define MSG_VM_SOCKET_PATH 108 /* sizeof(sockaddr_un.sun_path) */
+#define MSG_VM_PATH_MAX 256    /* snapshot files */
 #define MSG_VM_ERR_MESSAGE 128
 #define MSG_VM_MAX_VCPUS 256
 #define MSG_VM_MAX_DISKS 32
@@ -121,7 +121,7 @@ enum msg_vm_snapshot_op {
 
 struct msg_vm_snapshot {
 	uint32_t op;
-	uint32_t flags; /* MSG_VM_SNAPSHOT_* */
+	uint32_t flags;		    /* MSG_VM_SNAPSHOT_* */
 	char path[MSG_VM_PATH_MAX]; /* non-empty */
 };
 _Static_assert(sizeof(struct msg_vm_snapshot) == 264, "snapshot");
@@ -148,8 +148,8 @@ struct msg_vm_err {
 _Static_assert(sizeof(struct msg_vm_err) == 136, "err");
 
 struct msg_vm_pid_tid {
-	uint32_t pid;	  /* > 0 */
-	uint32_t nvcpus;  /* 1..MSG_VM_MAX_VCPUS */
+	uint32_t pid;			 /* > 0 */
+	uint32_t nvcpus;		 /* 1..MSG_VM_MAX_VCPUS */
 	uint32_t tids[MSG_VM_MAX_VCPUS]; /* > 0; zero from nvcpus on */
 };
 _Static_assert(sizeof(struct msg_vm_pid_tid) == 1032, "pid_tid");
@@ -210,13 +210,12 @@ _Static_assert(sizeof(struct vm_response) <= MSG_MAX_SIZE, "response size");
 int msg_vm_decode_request(const void *buf, size_t len, unsigned int nfds, struct vm_request *out);
 int msg_vm_encode_request(const struct vm_request *m, unsigned int nfds, void *buf, size_t cap,
 			  size_t *len);
-int msg_vm_decode_response(const void *buf, size_t len, unsigned int nfds,
-			   struct vm_response *out);
+int msg_vm_decode_response(const void *buf, size_t len, unsigned int nfds, struct vm_response *out);
 int msg_vm_encode_response(const struct vm_response *m, unsigned int nfds, void *buf, size_t cap,
 			   size_t *len);
 /* Makes r a RESP_ERR: err is -errno (anything else becomes -EIO), the message is cut to fit. */
 void msg_vm_error(struct vm_response *r, int err, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
+    __attribute__((format(printf, 3, 4)));
 const char *msg_vm_name(uint32_t type);
 
 #endif

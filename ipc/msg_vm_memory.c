@@ -97,8 +97,8 @@ static int check_register(const void *body)
 	const struct msg_vm_memory_register *m = body;
 
 	if (m->shmid > MSG_VM_MEMORY_SHMID_MAX || !prot_ok(m->prot) ||
-	    !msg_page_aligned(m->dest | m->size | m->fd_offset) || !msg_range_ok(m->dest, m->size) ||
-	    !msg_range_ok(m->fd_offset, m->size))
+	    !msg_page_aligned(m->dest | m->size | m->fd_offset) ||
+	    !msg_range_ok(m->dest, m->size) || !msg_range_ok(m->fd_offset, m->size))
 		return -ERANGE;
 	return 0;
 }
@@ -129,8 +129,8 @@ static int check_ranges(const void *body)
 			return -ERANGE;
 	}
 	return msg_is_zero(&m->ranges[i], (MSG_VM_MEMORY_MAX_RANGES - i) * sizeof(m->ranges[0]))
-		       ? 0
-		       : -EBADMSG;
+		   ? 0
+		   : -EBADMSG;
 }
 
 static int check_balloon(const void *body)
@@ -164,6 +164,15 @@ static int check_ioevent(const void *body)
 	return 0;
 }
 
+static int check_needs_reset(const void *body)
+{
+	const struct msg_vm_memory_needs_reset *m = body;
+
+	if (m->pad)
+		return -EBADMSG;
+	return m->queue < 16 ? 0 : -ERANGE;
+}
+
 static int check_status(const void *body)
 {
 	const struct msg_vm_memory_status *m = body;
@@ -173,29 +182,31 @@ static int check_status(const void *body)
 
 /* type, name, body size, fds, swap, check, fds named by the body */
 static const struct msg_kind request_kinds[] = {
-	{MSG_VM_MEMORY_PREPARE_SHARED_REGION, "PREPARE_SHARED_REGION",
-	 sizeof(struct msg_vm_memory_prepare), 0, swap_prepare, check_prepare, NULL},
-	{MSG_VM_MEMORY_REGISTER, "REGISTER", sizeof(struct msg_vm_memory_register), 1,
-	 swap_register, check_register, NULL},
-	{MSG_VM_MEMORY_MMAP_AND_REGISTER, "MMAP_AND_REGISTER", sizeof(struct msg_vm_memory_mmap), 1,
-	 swap_mmap, check_mmap, NULL},
-	{MSG_VM_MEMORY_FREE_RANGES, "FREE_RANGES", sizeof(struct msg_vm_memory_ranges), 0,
-	 swap_ranges, check_ranges, NULL},
-	{MSG_VM_MEMORY_RECLAIM_RANGES, "RECLAIM_RANGES", sizeof(struct msg_vm_memory_ranges), 0,
-	 swap_ranges, check_ranges, NULL},
-	{MSG_VM_MEMORY_BALLOON_TARGET_REACHED, "BALLOON_TARGET_REACHED",
-	 sizeof(struct msg_vm_memory_balloon), 0, swap_balloon, check_balloon, NULL},
-	{MSG_VM_MEMORY_UNREGISTER, "UNREGISTER", sizeof(struct msg_vm_memory_slot), 0,
-	 swap_slot, check_slot, NULL},
-	{MSG_VM_MEMORY_IOEVENT_RAW, "IOEVENT_RAW", sizeof(struct msg_vm_memory_ioevent), 1,
-	 swap_ioevent, check_ioevent, NULL},
+    {MSG_VM_MEMORY_PREPARE_SHARED_REGION, "PREPARE_SHARED_REGION",
+     sizeof(struct msg_vm_memory_prepare), 0, swap_prepare, check_prepare, NULL},
+    {MSG_VM_MEMORY_REGISTER, "REGISTER", sizeof(struct msg_vm_memory_register), 1, swap_register,
+     check_register, NULL},
+    {MSG_VM_MEMORY_MMAP_AND_REGISTER, "MMAP_AND_REGISTER", sizeof(struct msg_vm_memory_mmap), 1,
+     swap_mmap, check_mmap, NULL},
+    {MSG_VM_MEMORY_FREE_RANGES, "FREE_RANGES", sizeof(struct msg_vm_memory_ranges), 0, swap_ranges,
+     check_ranges, NULL},
+    {MSG_VM_MEMORY_RECLAIM_RANGES, "RECLAIM_RANGES", sizeof(struct msg_vm_memory_ranges), 0,
+     swap_ranges, check_ranges, NULL},
+    {MSG_VM_MEMORY_BALLOON_TARGET_REACHED, "BALLOON_TARGET_REACHED",
+     sizeof(struct msg_vm_memory_balloon), 0, swap_balloon, check_balloon, NULL},
+    {MSG_VM_MEMORY_UNREGISTER, "UNREGISTER", sizeof(struct msg_vm_memory_slot), 0, swap_slot,
+     check_slot, NULL},
+    {MSG_VM_MEMORY_IOEVENT_RAW, "IOEVENT_RAW", sizeof(struct msg_vm_memory_ioevent), 1,
+     swap_ioevent, check_ioevent, NULL},
+    {MSG_VM_MEMORY_NEEDS_RESET, "NEEDS_RESET", sizeof(struct msg_vm_memory_needs_reset), 0,
+     swap_slot /* same layout: one u32, then pad */, check_needs_reset, NULL},
 };
 
 static const struct msg_kind response_kinds[] = {
-	{MSG_VM_MEMORY_RESPONSE, "RESPONSE", sizeof(struct msg_vm_memory_status), 0, swap_status,
-	 check_status, NULL},
-	{MSG_VM_MEMORY_REGISTERED, "REGISTERED", sizeof(struct msg_vm_memory_slot), 0,
-	 swap_slot, check_slot, NULL},
+    {MSG_VM_MEMORY_RESPONSE, "RESPONSE", sizeof(struct msg_vm_memory_status), 0, swap_status,
+     check_status, NULL},
+    {MSG_VM_MEMORY_REGISTERED, "REGISTERED", sizeof(struct msg_vm_memory_slot), 0, swap_slot,
+     check_slot, NULL},
 };
 
 static const struct msg_catalogue requests = {request_kinds, ARRAY_SIZE(request_kinds)};
@@ -219,8 +230,8 @@ int msg_vm_memory_decode_response(const void *buf, size_t len, unsigned int nfds
 	return msg_decode(&responses, buf, len, nfds, out, sizeof(*out));
 }
 
-int msg_vm_memory_encode_response(const struct vm_memory_response *m, unsigned int nfds,
-				  void *buf, size_t cap, size_t *len)
+int msg_vm_memory_encode_response(const struct vm_memory_response *m, unsigned int nfds, void *buf,
+				  size_t cap, size_t *len)
 {
 	return msg_encode(&responses, m, nfds, buf, cap, len);
 }

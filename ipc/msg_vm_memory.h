@@ -28,6 +28,8 @@ enum msg_vm_memory_type {
 	MSG_VM_MEMORY_BALLOON_TARGET_REACHED = 0x0206,
 	MSG_VM_MEMORY_UNREGISTER = 0x0207, /* UnregisterMemory */
 	MSG_VM_MEMORY_IOEVENT_RAW = 0x0208,
+	/* device -> main, not in DESIGN's list: a notice that the guest broke a ring */
+	MSG_VM_MEMORY_NEEDS_RESET = 0x0209,
 	/* main -> device */
 	MSG_VM_MEMORY_RESPONSE = 0x0281,   /* status; answers anything, and any failure */
 	MSG_VM_MEMORY_REGISTERED = 0x0282, /* answers REGISTER and MMAP_AND_REGISTER */
@@ -94,11 +96,18 @@ struct msg_vm_memory_slot {
 };
 _Static_assert(sizeof(struct msg_vm_memory_slot) == 8, "slot");
 
+/* The guest broke queue `queue`'s ring: main sets DEVICE_NEEDS_RESET in the transport. */
+struct msg_vm_memory_needs_reset {
+	uint32_t queue; /* < MSG_DEVICE_MAX_QUEUES (16) */
+	uint32_t pad;
+};
+_Static_assert(sizeof(struct msg_vm_memory_needs_reset) == 8, "needs_reset");
+
 /* (Un)registers the eventfd that rides along as an ioeventfd (KVM_IOEVENTFD) at addr. */
 struct msg_vm_memory_ioevent {
 	uint64_t addr;
-	uint64_t datamatch; /* fits in len bytes; 0 unless has_datamatch */
-	uint32_t len;	    /* 0 (any access; then no datamatch), 1, 2, 4 or 8 */
+	uint64_t datamatch;    /* fits in len bytes; 0 unless has_datamatch */
+	uint32_t len;	       /* 0 (any access; then no datamatch), 1, 2, 4 or 8 */
 	uint8_t has_datamatch; /* 0 or 1 */
 	uint8_t assign;	       /* 1: register, 0: unregister */
 	uint16_t pad;
@@ -121,6 +130,7 @@ struct vm_memory_request {
 		struct msg_vm_memory_balloon balloon;
 		struct msg_vm_memory_slot unregister;
 		struct msg_vm_memory_ioevent ioevent;
+		struct msg_vm_memory_needs_reset needs_reset;
 	};
 };
 _Static_assert(offsetof(struct vm_memory_request, ranges) == sizeof(struct msg_hdr), "body");
@@ -142,8 +152,8 @@ int msg_vm_memory_encode_request(const struct vm_memory_request *m, unsigned int
 				 size_t cap, size_t *len);
 int msg_vm_memory_decode_response(const void *buf, size_t len, unsigned int nfds,
 				  struct vm_memory_response *out);
-int msg_vm_memory_encode_response(const struct vm_memory_response *m, unsigned int nfds,
-				  void *buf, size_t cap, size_t *len);
+int msg_vm_memory_encode_response(const struct vm_memory_response *m, unsigned int nfds, void *buf,
+				  size_t cap, size_t *len);
 /* Makes r a RESPONSE carrying err: 0, or -errno (anything else becomes -EIO). */
 void msg_vm_memory_status(struct vm_memory_response *r, int err);
 const char *msg_vm_memory_name(uint32_t type);

@@ -108,17 +108,14 @@ static int recv_once(int fd, void *buf, size_t cap, size_t *len, int *fds, unsig
 		     unsigned int *nfds)
 {
 	struct iovec iov = {.iov_base = buf, .iov_len = cap};
+	struct msghdr mh = {.msg_iov = &iov, .msg_iovlen = 1};
 	union fd_cmsg cm;
-	struct msghdr mh = {
-		.msg_iov = &iov,
-		.msg_iovlen = 1,
-		.msg_control = cm.buf,
-		.msg_controllen = sizeof(cm.buf),
-	};
 	int got[TUBE_MAX_FDS];
 	unsigned int n;
 	ssize_t r;
 
+	mh.msg_control = cm.buf;
+	mh.msg_controllen = sizeof(cm.buf);
 	r = recvmsg(fd, &mh, MSG_CMSG_CLOEXEC | MSG_DONTWAIT);
 	if (r < 0)
 		return sock_error(errno);

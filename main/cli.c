@@ -4,6 +4,7 @@
 #include <stdarg.h>
 #include <stdbool.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "toml.h"
@@ -11,13 +12,26 @@
 
 struct cli_flag {
 	const char *name;    /* "--cpus" */
-	const char *metavar; /* what the value is, in --help */
+	const char *metavar; /* what the value is, in --help; NULL: the flag takes none */
 	const char *key;     /* the config key it overrides, when apply is NULL */
 	int (*apply)(struct vm_config *cfg, const struct cli_flag *f, const char *arg, char *err,
 		     size_t errlen);
 	bool early; /* applied before the others: --config */
 	const char *help;
+	bool repeatable;   /* --disk: each one adds */
+	const char *value; /* what a flag without metavar sets its key to */
 };
+
+__attribute__((format(printf, 3, 4))) static int usage_fail(char *err, size_t errlen,
+							    const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(err, errlen, fmt, ap);
+	va_end(ap);
+	return -EINVAL;
+}
 
 static int apply_config(struct vm_config *cfg, const struct cli_flag *f, const char *arg, char *err,
 			size_t errlen)
@@ -57,18 +71,89 @@ static int apply_serial(struct vm_config *cfg, const struct cli_flag *f, const c
 	return -EINVAL;
 }
 
+/* One ",name" or ",name=value" after a flag's PATH: the key of the element it sets. */
+struct sub_option {
+	const char *name;  /* "ro", or "id=" when it takes a value */
+	const char *key;   /* "disk.read_only" */
+	const char *value; /* what a name without '=' sets */
+};
+
+/* clang-format off */
+static const struct sub_option disk_options[] = {
+	{"ro", "disk.read_only", "true"},
+	{"id=", "disk.id", NULL},
+};
+/* clang-format on */
+
+static int apply_sub_option(struct vm_config *cfg, const struct cli_flag *f,
+			    const struct sub_option *opts, size_t nopts, const char *opt, char *err,
+			    size_t errlen)
+{
+	char shown[64];
+
+	for (size_t i = 0; i < nopts; i++) {
+		size_t len = strlen(opts[i].name);
+
+		if (opts[i].name[len - 1] == '=' && strncmp(opt, opts[i].name, len) == 0)
+			return config_set_flag(cfg, opts[i].key, f->name, opt + len, err, errlen);
+		if (strcmp(opt, opts[i].name) == 0)
+			return config_set_flag(cfg, opts[i].key, f->name, opts[i].value, err,
+					       errlen);
+	}
+	snprintf(err, errlen, "vmm: %s: unknown option '%s'", f->name,
+		 toml_printable(opt, shown, sizeof(shown)));
+	return -EINVAL;
+}
+
+/* PATH[,ro][,id=NAME]: one more disk after the file's. A PATH cannot hold a ','. */
+static int apply_disk(struct vm_config *cfg, const struct cli_flag *f, const char *arg, char *err,
+		      size_t errlen)
+{
+	char *copy = strdup(arg), *rest = copy, *path;
+	int ret;
+
+	if (!copy) {
+		snprintf(err, errlen, "vmm: out of memory");
+		return -ENOMEM;
+	}
+	path = strsep(&rest, ",");
+	if (!*path) {
+		ret = usage_fail(err, errlen, "vmm: %s: needs a path (%s %s)", f->name, f->name,
+				 f->metavar);
+		goto out;
+	}
+	ret = config_append(cfg, "disk", f->name, err, errlen);
+	if (ret == 0)
+		ret = config_set_flag(cfg, "disk.path", f->name, path, err, errlen);
+	while (ret == 0 && rest)
+		ret = apply_sub_option(cfg, f, disk_options, ARRAY_SIZE(disk_options),
+				       strsep(&rest, ","), err, errlen);
+out:
+	free(copy);
+	return ret;
+}
+
 /* Adding a flag to `vmm run` is adding a row here. */
 /* clang-format off */
 static const struct cli_flag run_flags[] = {
-	{"--config", "FILE", NULL, apply_config, true,
-	 "settings file (vm.toml); flags override it"},
-	{"--cpus", "N", "vm.cpus", NULL, false, "number of vCPUs, 1..255 (default 1)"},
-	{"--memory", "MIB", "vm.memory_mib", NULL, false, "guest RAM in MiB, >= 64 (default 256)"},
-	{"--kernel", "FILE", "vm.kernel", NULL, false, "guest kernel: bzImage or ELF vmlinux"},
-	{"--initrd", "FILE", "vm.initrd", NULL, false, "initramfs for the guest"},
-	{"--cmdline", "STRING", "vm.cmdline", NULL, false, "guest kernel command line"},
-	{"--serial", "stdio|file:PATH|none", NULL, apply_serial, false,
-	 "guest serial console (default stdio)"},
+	{.name = "--config", .metavar = "FILE", .apply = apply_config, .early = true,
+	 .help = "settings file (vm.toml); flags override it"},
+	{.name = "--cpus", .metavar = "N", .key = "vm.cpus",
+	 .help = "number of vCPUs, 1..255 (default 1)"},
+	{.name = "--memory", .metavar = "MIB", .key = "vm.memory_mib",
+	 .help = "guest RAM in MiB, >= 64 (default 256)"},
+	{.name = "--kernel", .metavar = "FILE", .key = "vm.kernel",
+	 .help = "guest kernel: bzImage or ELF vmlinux"},
+	{.name = "--initrd", .metavar = "FILE", .key = "vm.initrd",
+	 .help = "initramfs for the guest"},
+	{.name = "--cmdline", .metavar = "STRING", .key = "vm.cmdline",
+	 .help = "guest kernel command line"},
+	{.name = "--serial", .metavar = "stdio|file:PATH|none", .apply = apply_serial,
+	 .help = "guest serial console (default stdio)"},
+	{.name = "--disk", .metavar = "PATH[,ro][,id=NAME]", .apply = apply_disk,
+	 .repeatable = true, .help = "raw disk image; ro: read-only, id: its serial"},
+	{.name = "--no-rng", .key = "rng.enabled", .value = "false",
+	 .help = "no virtio-rng device (default: one)"},
 };
 /* clang-format on */
 
@@ -101,17 +186,6 @@ static bool flag_seen(const struct cli_run_opts *opts, const struct cli_flag *f)
 	return false;
 }
 
-__attribute__((format(printf, 3, 4))) static int usage_fail(char *err, size_t errlen,
-							    const char *fmt, ...)
-{
-	va_list ap;
-
-	va_start(ap, fmt);
-	vsnprintf(err, errlen, fmt, ap);
-	va_end(ap);
-	return -EINVAL;
-}
-
 /* One flag at args[*i] with its value; moves *i past them. */
 static int collect_one(int n, char **args, int *i, struct cli_run_opts *opts, char *err,
 		       size_t errlen)
@@ -126,9 +200,15 @@ static int collect_one(int n, char **args, int *i, struct cli_run_opts *opts, ch
 				  shown);
 	if (!f)
 		return usage_fail(err, errlen, "vmm: run: unexpected argument '%s'", shown);
-	if (flag_seen(opts, f))
+	if (flag_seen(opts, f) && !f->repeatable)
 		return usage_fail(err, errlen, "vmm: %s: given twice", f->name);
-	if (!value && *i + 1 >= n)
+	if (opts->n == CLI_RUN_SEEN_MAX)
+		return usage_fail(err, errlen, "vmm: run: more than %d options", CLI_RUN_SEEN_MAX);
+	if (!f->metavar && value)
+		return usage_fail(err, errlen, "vmm: %s: takes no value", f->name);
+	if (!f->metavar)
+		value = f->value;
+	else if (!value && *i + 1 >= n)
 		return usage_fail(err, errlen, "vmm: %s: missing value (%s %s)", f->name, f->name,
 				  f->metavar);
 	if (!value)
@@ -268,12 +348,13 @@ void cli_usage(FILE *out)
 		const struct cli_flag *f = &run_flags[i];
 		char left[64];
 
-		snprintf(left, sizeof(left), "%s %s", f->name, f->metavar);
+		snprintf(left, sizeof(left), "%s%s%s", f->name, f->metavar ? " " : "",
+			 f->metavar ? f->metavar : "");
 		fprintf(out, "  %-30s %s\n", left, f->help);
 	}
 	fprintf(out, "\n"
 		     "Relative paths in FILE are taken from FILE's directory, in options from\n"
-		     "the current one.\n"
+		     "the current one. Each --disk adds a disk after FILE's [[disk]] tables.\n"
 		     "Exit status: 0 ok, 1 VMM failure, 2 usage or configuration error.\n");
 }
 

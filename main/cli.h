@@ -16,14 +16,16 @@ struct cli_flag;
 
 /* At least the number of `run` flags (checked in cli.c). */
 #define CLI_RUN_FLAGS_MAX 16
+/* The most flags one `vmm run` may give, repeats of --disk included. */
+#define CLI_RUN_SEEN_MAX 64
 
-/* The `run` flags seen, in order; each at most once. */
+/* The `run` flags seen, in order; each at most once but --disk. */
 struct cli_run_opts {
 	size_t n;
 	struct {
 		const struct cli_flag *flag;
-		const char *arg; /* points into argv */
-	} seen[CLI_RUN_FLAGS_MAX];
+		const char *arg; /* points into argv, or the value of a flag without one */
+	} seen[CLI_RUN_SEEN_MAX];
 };
 
 /*

@@ -19,9 +19,23 @@ struct config_origin {
 /* At least the number of keys config.c knows (checked there). */
 #define CONFIG_KEYS_MAX 32
 
+/* [[disk]] tables and --disk flags together. */
+#define CONFIG_DISKS_MAX 16
+/* virtio-blk's serial field; an id of exactly this length has no NUL there. */
+#define CONFIG_DISK_ID_MAX 20
+
+/* One [[disk]] table or --disk flag: a raw image, opened by main (size a multiple of 512). */
+struct disk_config {
+	char *path;		     /* required; from the file: relative to its directory */
+	bool read_only;		     /* default false */
+	char *id;		     /* the serial the guest sees, printable ASCII, or NULL */
+	struct config_origin origin; /* its [[disk]] header, or the flag */
+};
+
 /*
  * Strings and arrays are owned by the config (some point at static defaults): change them
- * through config_load_file()/config_set_flag() and release them with config_free() only.
+ * through config_load_file()/config_set_flag()/config_append() and release them with
+ * config_free() only.
  */
 struct vm_config {
 	char *name;		      /* [vm] name, default "vmm" */
@@ -34,7 +48,10 @@ struct vm_config {
 	char *serial_path;	      /* [serial] path, with mode "file" */
 	char **cpu_hide;	      /* [cpu] hide = ["xsave", ...] */
 	size_t ncpu_hide;
-	char *config_path;			      /* the file read, or NULL */
+	bool rng_enabled;	   /* [rng] enabled, default true */
+	struct disk_config *disks; /* [[disk]] in file order, then --disk flags in theirs */
+	size_t ndisks;		   /* at most CONFIG_DISKS_MAX */
+	char *config_path;	   /* the file read, or NULL */
 	struct config_origin origin[CONFIG_KEYS_MAX]; /* per key, in config.c's table order */
 };
 
@@ -48,6 +65,7 @@ void config_free(struct vm_config *cfg);
 
 /*
  * Reads vm.toml at `path` into cfg; relative paths in it are taken from the file's directory.
+ * The file's [[disk]] tables replace any disks cfg had.
  * Returns 0; -EINVAL with err = "path:line:col: message"; or -errno when the file cannot be
  * read, with err = "path: strerror" (-ENODEV: not a regular file).
  */
@@ -55,11 +73,21 @@ int config_load_file(struct vm_config *cfg, const char *path, char *err, size_t 
 
 /*
  * Sets `key` ("vm.cpus", "serial.path", ...) from a command-line flag's argument, checked as
- * the file's value would be; paths stay relative to the cwd. Returns 0 or -EINVAL with
- * err = "vmm: FLAG: message".
+ * the file's value would be; paths stay relative to the cwd; booleans are "true" or "false".
+ * A key of an array of tables ("disk.id") is set in its last element (see config_append).
+ * Returns 0 or -EINVAL with err = "vmm: FLAG: message" ("vmm: FLAG: KEY: message" for an
+ * element's key).
  */
 int config_set_flag(struct vm_config *cfg, const char *key, const char *flag, const char *arg,
 		    char *err, size_t errlen);
+
+/*
+ * Appends an element with its defaults to the array of tables `section` ("disk"), after the
+ * file's, for `flag` to fill with config_set_flag(). Returns 0, -EINVAL when the array is
+ * full ("vmm: --disk: too many disks (at most 16)"), or -ENOMEM.
+ */
+int config_append(struct vm_config *cfg, const char *section, const char *flag, char *err,
+		  size_t errlen);
 
 /* Checks what needs the merged result (a kernel, a path for serial "file"). 0 or -EINVAL. */
 int config_validate(struct vm_config *cfg, char *err, size_t errlen);

@@ -1,12 +1,19 @@
 /*
  * PCI root: bus 0 behind configuration mechanism #1 (ports 0xcf8 address, 0xcfc data), with
- * a host bridge at 00:00.0. Devices are config spaces with a write mask; later issues add
- * virtio-pci functions and root ports.
+ * a host bridge at 00:00.0. Devices are config spaces with a write mask, optional memory BARs
+ * and a capability list.
+ *
+ * BARs are pre-assigned by main (pci_mmio_alloc()) and hardwired: the sizing probe works (a
+ * write of all ones makes the next read return the size mask with the type bits), and any
+ * other write puts the assigned address back, so the config space always tells where the
+ * device decodes. A guest that tries to move a BAR reads back the old address (Linux then
+ * logs "error updating"); the buses are fixed once the vCPUs run, so nothing could follow it.
  */
 #ifndef VMM_MAIN_PCI_H
 #define VMM_MAIN_PCI_H
 
 #include <pthread.h>
+#include <stdbool.h>
 #include <stdint.h>
 
 #include "bus.h"
@@ -26,11 +33,44 @@
 #define PCI_HEADER_TYPE 0x0e
 #define PCI_SUBSYSTEM_VENDOR_ID 0x2c
 #define PCI_SUBSYSTEM_ID 0x2e
+#define PCI_BAR0 0x10
+#define PCI_CAPABILITY_LIST 0x34
+#define PCI_INTERRUPT_PIN 0x3d
+
+#define PCI_COMMAND_MEMORY 0x0002
+#define PCI_COMMAND_MASTER 0x0004
+#define PCI_COMMAND_INTX_DISABLE 0x0400
+#define PCI_STATUS_CAP_LIST 0x0010
+
+#define PCI_NUM_BARS 6
+#define PCI_BAR_MEM_64 0x04 /* pci_bar_set() flags: the BAR type bits */
+#define PCI_BAR_PREFETCH 0x08
+#define PCI_CAP_START 0x40 /* the first capability; the header ends here */
+
+struct pci_device;
+
+/*
+ * Optional hooks for a device that keeps state behind its config space (MSI-X enable bits,
+ * virtio's PCI_CFG window). When set, the root calls them instead of pci_cfg_read() and
+ * pci_cfg_write(), with the root's lock held; they must not call back into the root.
+ */
+struct pci_device_ops {
+	uint32_t (*cfg_read)(void *ctx, struct pci_device *d, uint32_t off, uint32_t len);
+	void (*cfg_write)(void *ctx, struct pci_device *d, uint32_t off, uint32_t len,
+			  uint32_t val);
+};
 
 struct pci_device {
 	uint8_t cfg[PCI_CFG_SIZE];
 	uint8_t wmask[PCI_CFG_SIZE]; /* bits the guest may change */
 	const char *name;
+	const struct pci_device_ops *ops; /* NULL: plain config space */
+	void *ctx;
+	/* Per BAR register: the bits a sizing probe reads as ones besides the type bits. */
+	uint32_t bar_mask[PCI_NUM_BARS];
+	uint8_t bar_sizing; /* bit i: register i was written all ones and reads its mask */
+	uint8_t cap_last;   /* offset of the last capability in the chain, 0: none */
+	uint16_t cap_end;   /* first free byte after the capabilities, 0: PCI_CAP_START */
 };
 
 struct pci_root {
@@ -39,6 +79,7 @@ struct pci_root {
 	struct pci_device *slots[PCI_SLOTS];
 	struct pci_device host_bridge;
 	struct vm_stopper stopper; /* for the reset control register at 0xcf9 */
+	uint64_t mmio_next; /* pci_mmio_alloc()'s bump pointer */
 };
 
 extern const struct bus_ops pci_root_ops;
@@ -53,5 +94,30 @@ uint32_t pci_cfg_read(const struct pci_device *d, uint32_t off, uint32_t len);
 void pci_cfg_write(struct pci_device *d, uint32_t off, uint32_t len, uint32_t val);
 void pci_cfg_set16(struct pci_device *d, uint32_t off, uint16_t v);
 void pci_cfg_set32(struct pci_device *d, uint32_t off, uint32_t v);
+
+/*
+ * Hands out a naturally aligned range of `size` bytes (a power of two, at least 4 KiB) in the
+ * 32-bit MMIO hole, from PCI_MMIO_START up. Returns 0, -EINVAL or -ENOSPC. Before the vCPUs
+ * start (no lock).
+ */
+int pci_mmio_alloc(struct pci_root *p, uint64_t size, uint64_t *addr);
+
+/*
+ * Makes `bar` a memory BAR of `size` bytes (a power of two, at least 16) at `addr` (aligned to
+ * size). flags: PCI_BAR_MEM_64 (takes registers bar and bar + 1), PCI_BAR_PREFETCH. Returns 0
+ * or -EINVAL.
+ */
+int pci_bar_set(struct pci_device *d, unsigned int bar, uint64_t addr, uint64_t size,
+		unsigned int flags);
+/* The address BAR `bar` decodes at (as assigned), or 0 when it is not a memory BAR. */
+uint64_t pci_bar_addr(const struct pci_device *d, unsigned int bar);
+
+/*
+ * Appends a capability: id, the next pointer (filled in), then the `len` bytes of body (which
+ * start with what follows the next pointer). Sets the status bit and the capability pointer
+ * on the first. Returns the capability's offset (4-byte aligned, >= PCI_CAP_START) or -ENOSPC.
+ * The body is read-only to the guest until the caller opens bits in wmask.
+ */
+int pci_cap_add(struct pci_device *d, uint8_t id, const void *body, uint32_t len);
 
 #endif

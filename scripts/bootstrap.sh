@@ -7,8 +7,8 @@ PKGS=(
 	# build
 	build-essential cmake pkg-config
 	libseccomp-dev libcap-ng-dev libnl-3-dev libnl-route-3-dev
-	# tests
-	libcriterion-dev
+	# tests; clang and its runtime for the libFuzzer targets (tests/fuzz)
+	libcriterion-dev clang libclang-rt-14-dev
 	# test guest: kernel from Debian's source, initramfs tools, disk images
 	linux-source-6.1 bc bison flex libelf-dev libssl-dev cpio xz-utils
 	busybox-static e2fsprogs

@@ -22,6 +22,8 @@ echo "=== release build: every test ==="
 echo "=== debug build with ASan and UBSan: every test ==="
 (cd build-asan && ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
 	ctest --output-on-failure -j"$jobs") || status=1
+echo "=== fuzz: message decoders (tests/fuzz/run.sh), a bounded number of inputs ==="
+bash tests/fuzz/run.sh 200000 || status=1
 
 # A host without /dev/kvm skipped the guest tests above (loudly). When QEMU can emulate a
 # machine with SVM here, run them for real inside it (tests/nested: an L1 VM with a real

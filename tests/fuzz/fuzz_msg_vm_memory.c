@@ -1,7 +1,7 @@
 /*
- * libFuzzer target for the msg_vm_memory.h decoders: no input crashes them, and whatever they accept
- * encodes back to the very same bytes (one wire form per message). The first input byte is the
- * fd count the message is taken to have arrived with.
+ * libFuzzer target for the msg_vm_memory.h decoders: no input crashes them, and whatever they
+ * accept encodes back to the very same bytes (one wire form per message). The first input byte is
+ * the fd count the message is taken to have arrived with.
  */
 #include <stdint.h>
 #include <stdlib.h>

@@ -16,8 +16,7 @@
 
 static const char *out_dir;
 
-static void put(const char *cat, const char *name, unsigned int nfds, const void *wire,
-		size_t len)
+static void put(const char *cat, const char *name, unsigned int nfds, const void *wire, size_t len)
 {
 	char path[4096];
 	uint8_t n = (uint8_t)nfds;
@@ -44,15 +43,40 @@ static void check(int ret, const char *name)
 	}
 }
 
-static void device_req(struct device_request *m, unsigned int nfds)
+static void device_req(struct device_request *m, unsigned int nfds, const char *name)
 {
 	uint8_t wire[MSG_MAX_SIZE];
 	size_t len;
 
-	check(msg_device_encode_request(m, nfds, wire, sizeof(wire), &len),
-	      msg_device_name(m->hdr.type));
-	put("device", msg_device_name(m->hdr.type), nfds, wire, len);
+	check(msg_device_encode_request(m, nfds, wire, sizeof(wire), &len), name);
+	put("device", name, nfds, wire, len);
 	memset(m, 0, sizeof(*m));
+}
+
+/* Every array full: one mutation of a count then reaches past it. */
+static void device_activate_full(void)
+{
+	struct device_request q = {.hdr.type = MSG_DEVICE_ACTIVATE};
+	struct msg_device_activate *a = &q.activate;
+	uint32_t i;
+
+	a->nregions = MSG_DEVICE_MAX_REGIONS;
+	a->nqueues = MSG_DEVICE_MAX_QUEUES;
+	a->nfds = MSG_DEVICE_MAX_FDS;
+	a->mem_fd = MSG_DEVICE_MAX_FDS - 1;
+	a->config_irq_fd = MSG_DEVICE_MAX_FDS - 2;
+	for (i = 0; i < MSG_DEVICE_MAX_REGIONS; i++)
+		a->regions[i] = (struct msg_device_region){
+		    .gpa = (uint64_t)i << 32, .size = 1 << 20, .offset = (uint64_t)i << 20};
+	for (i = 0; i < MSG_DEVICE_MAX_QUEUES; i++)
+		a->queues[i] = (struct msg_device_queue){.desc = 0x100000 + i * 0x10000,
+							 .avail = 0x104000 + i * 0x10000,
+							 .used = 0x108000 + i * 0x10000,
+							 .size = 256,
+							 .enabled = 1,
+							 .kick_fd = 2 * i,
+							 .irq_fd = 2 * i + 1};
+	device_req(&q, MSG_DEVICE_MAX_FDS, "ACTIVATE_FULL");
 }
 
 static void device_resp(struct device_response *m)
@@ -76,17 +100,17 @@ static void device_seeds(void)
 
 	for (i = 0; i < sizeof(bare) / sizeof(bare[0]); i++) {
 		q.hdr.type = bare[i];
-		device_req(&q, 0);
+		device_req(&q, 0, msg_device_name(q.hdr.type));
 	}
 	q.hdr.type = MSG_DEVICE_CONFIG_READ;
 	q.config_read = (struct msg_device_config_read){.offset = 4, .len = 4};
-	device_req(&q, 0);
+	device_req(&q, 0, msg_device_name(q.hdr.type));
 	q.hdr.type = MSG_DEVICE_CONFIG_WRITE;
 	q.config_write.offset = 8;
 	q.config_write.len = 2;
 	q.config_write.data[0] = 0x12;
 	q.config_write.data[1] = 0x34;
-	device_req(&q, 0);
+	device_req(&q, 0, msg_device_name(q.hdr.type));
 	q.hdr.type = MSG_DEVICE_ACTIVATE;
 	q.activate.features = 1ULL << 32;
 	q.activate.nregions = 1;
@@ -95,14 +119,19 @@ static void device_seeds(void)
 	q.activate.mem_fd = MSG_FD_NONE;
 	q.activate.config_irq_fd = 2;
 	q.activate.regions[0] = (struct msg_device_region){.gpa = 0, .size = 1 << 20, .offset = 0};
-	q.activate.queues[0] = (struct msg_device_queue){
-		.desc = 0x1000, .avail = 0x2000, .used = 0x3000, .size = 256, .enabled = 1,
-		.kick_fd = 0, .irq_fd = 1};
-	device_req(&q, 3);
+	q.activate.queues[0] = (struct msg_device_queue){.desc = 0x1000,
+							 .avail = 0x2000,
+							 .used = 0x3000,
+							 .size = 256,
+							 .enabled = 1,
+							 .kick_fd = 0,
+							 .irq_fd = 1};
+	device_req(&q, 3, "ACTIVATE");
+	device_activate_full();
 
 	r.hdr.type = MSG_DEVICE_INFO;
 	r.info = (struct msg_device_info){
-		.device_type = 4, .nqueues = 1, .features = 1ULL << 32, .config_size = 0};
+	    .device_type = 4, .nqueues = 1, .features = 1ULL << 32, .config_size = 0};
 	r.info.queue_max[0] = 256;
 	device_resp(&r);
 	r.hdr.type = MSG_DEVICE_CONFIG_DATA;
@@ -113,14 +142,13 @@ static void device_seeds(void)
 	device_resp(&r);
 }
 
-static void mem_req(struct vm_memory_request *m, unsigned int nfds)
+static void mem_req(struct vm_memory_request *m, unsigned int nfds, const char *name)
 {
 	uint8_t wire[MSG_MAX_SIZE];
 	size_t len;
 
-	check(msg_vm_memory_encode_request(m, nfds, wire, sizeof(wire), &len),
-	      msg_vm_memory_name(m->hdr.type));
-	put("vm_memory", msg_vm_memory_name(m->hdr.type), nfds, wire, len);
+	check(msg_vm_memory_encode_request(m, nfds, wire, sizeof(wire), &len), name);
+	put("vm_memory", name, nfds, wire, len);
 	memset(m, 0, sizeof(*m));
 }
 
@@ -139,36 +167,42 @@ static void vm_memory_seeds(void)
 {
 	struct vm_memory_request q = {0};
 	struct vm_memory_response r = {0};
+	uint64_t i;
 
 	q.hdr.type = MSG_VM_MEMORY_PREPARE_SHARED_REGION;
 	q.prepare = (struct msg_vm_memory_prepare){.shmid = 1, .size = 1 << 20};
-	mem_req(&q, 0);
+	mem_req(&q, 0, msg_vm_memory_name(q.hdr.type));
 	q.hdr.type = MSG_VM_MEMORY_REGISTER;
 	q.reg = (struct msg_vm_memory_register){
-		.dest = 0x1000, .size = 0x2000, .fd_offset = 0x3000, .shmid = 1, .prot = 3};
-	mem_req(&q, 1);
+	    .dest = 0x1000, .size = 0x2000, .fd_offset = 0x3000, .shmid = 1, .prot = 3};
+	mem_req(&q, 1, msg_vm_memory_name(q.hdr.type));
 	q.hdr.type = MSG_VM_MEMORY_MMAP_AND_REGISTER;
 	q.mmap = (struct msg_vm_memory_mmap){.dest = 0, .size = 0x1000, .shmid = 0, .prot = 1};
-	mem_req(&q, 1);
+	mem_req(&q, 1, msg_vm_memory_name(q.hdr.type));
 	q.hdr.type = MSG_VM_MEMORY_FREE_RANGES;
 	q.ranges.nranges = 2;
 	q.ranges.ranges[0] = (struct msg_vm_memory_range){.gpa = 0x100000, .len = 0x1000};
 	q.ranges.ranges[1] = (struct msg_vm_memory_range){.gpa = 0x200000, .len = 0x3000};
-	mem_req(&q, 0);
+	mem_req(&q, 0, msg_vm_memory_name(q.hdr.type));
+	q.hdr.type = MSG_VM_MEMORY_FREE_RANGES;
+	q.ranges.nranges = MSG_VM_MEMORY_MAX_RANGES;
+	for (i = 0; i < MSG_VM_MEMORY_MAX_RANGES; i++)
+		q.ranges.ranges[i] = (struct msg_vm_memory_range){.gpa = i << 21, .len = 0x1000};
+	mem_req(&q, 0, "FREE_RANGES_FULL");
 	q.hdr.type = MSG_VM_MEMORY_RECLAIM_RANGES;
 	q.ranges.nranges = 1;
 	q.ranges.ranges[0] = (struct msg_vm_memory_range){.gpa = 0x100000, .len = 0x1000};
-	mem_req(&q, 0);
+	mem_req(&q, 0, msg_vm_memory_name(q.hdr.type));
 	q.hdr.type = MSG_VM_MEMORY_BALLOON_TARGET_REACHED;
 	q.balloon.bytes = 64 << 20;
-	mem_req(&q, 0);
+	mem_req(&q, 0, msg_vm_memory_name(q.hdr.type));
 	q.hdr.type = MSG_VM_MEMORY_UNREGISTER;
 	q.unregister.slot = 7;
-	mem_req(&q, 0);
+	mem_req(&q, 0, msg_vm_memory_name(q.hdr.type));
 	q.hdr.type = MSG_VM_MEMORY_IOEVENT_RAW;
 	q.ioevent = (struct msg_vm_memory_ioevent){
-		.addr = 0xfe003000, .datamatch = 1, .len = 2, .has_datamatch = 1, .assign = 1};
-	mem_req(&q, 1);
+	    .addr = 0xfe003000, .datamatch = 1, .len = 2, .has_datamatch = 1, .assign = 1};
+	mem_req(&q, 1, msg_vm_memory_name(q.hdr.type));
 
 	msg_vm_memory_status(&r, -EPERM);
 	mem_resp(&r);
@@ -187,21 +221,22 @@ static void vm_req(struct vm_request *m)
 	memset(m, 0, sizeof(*m));
 }
 
-static void vm_resp(struct vm_response *m)
+static void vm_resp(struct vm_response *m, const char *name)
 {
 	uint8_t wire[MSG_MAX_SIZE];
 	size_t len;
 
-	check(msg_vm_encode_response(m, 0, wire, sizeof(wire), &len), msg_vm_name(m->hdr.type));
-	put("vm", msg_vm_name(m->hdr.type), 0, wire, len);
+	check(msg_vm_encode_response(m, 0, wire, sizeof(wire), &len), name);
+	put("vm", name, 0, wire, len);
 	memset(m, 0, sizeof(*m));
 }
 
 static void vm_seeds(void)
 {
-	static const uint32_t bare[] = {MSG_VM_EXIT,	     MSG_VM_SUSPEND_VCPUS, MSG_VM_RESUME_VCPUS,
-					MSG_VM_SUSPEND_VM,   MSG_VM_RESUME_VM,	   MSG_VM_VCPU_PID_TID,
-					MSG_VM_POWERBTN,     MSG_VM_SLEEPBTN,	   MSG_VM_MAKE_RT};
+	static const uint32_t bare[] = {
+	    MSG_VM_EXIT,       MSG_VM_SUSPEND_VCPUS, MSG_VM_RESUME_VCPUS,
+	    MSG_VM_SUSPEND_VM, MSG_VM_RESUME_VM,     MSG_VM_VCPU_PID_TID,
+	    MSG_VM_POWERBTN,   MSG_VM_SLEEPBTN,	     MSG_VM_MAKE_RT};
 	struct vm_request q = {0};
 	struct vm_response r = {0};
 	size_t i;
@@ -242,26 +277,31 @@ static void vm_seeds(void)
 	vm_req(&q);
 
 	r.hdr.type = MSG_VM_RESP_OK;
-	vm_resp(&r);
+	vm_resp(&r, msg_vm_name(r.hdr.type));
 	msg_vm_error(&r, -ENOENT, "no disk %d", 3);
-	vm_resp(&r);
+	vm_resp(&r, msg_vm_name(r.hdr.type));
 	r.hdr.type = MSG_VM_RESP_VCPU_PID_TID;
 	r.pid_tid.pid = 100;
 	r.pid_tid.nvcpus = 2;
 	r.pid_tid.tids[0] = 101;
 	r.pid_tid.tids[1] = 102;
-	vm_resp(&r);
+	vm_resp(&r, msg_vm_name(r.hdr.type));
+	r.hdr.type = MSG_VM_RESP_VCPU_PID_TID;
+	r.pid_tid.pid = 100;
+	r.pid_tid.nvcpus = MSG_VM_MAX_VCPUS;
+	for (i = 0; i < MSG_VM_MAX_VCPUS; i++)
+		r.pid_tid.tids[i] = 101 + i;
+	vm_resp(&r, "VCPU_PID_TID_FULL");
 	r.hdr.type = MSG_VM_RESP_BALLOON_STATS;
 	r.balloon_stats.actual = 1 << 20;
 	r.balloon_stats.valid = 0x30;
 	r.balloon_stats.stats[4] = 100 << 20;
 	r.balloon_stats.stats[5] = 512 << 20;
-	vm_resp(&r);
+	vm_resp(&r, msg_vm_name(r.hdr.type));
 	r.hdr.type = MSG_VM_RESP_SWAP_STATUS;
-	r.swap_status = (struct msg_vm_swap_status){.state = MSG_VM_SWAP_ACTIVE,
-						    .resident_bytes = 1 << 20,
-						    .swapped_bytes = 2 << 20};
-	vm_resp(&r);
+	r.swap_status = (struct msg_vm_swap_status){
+	    .state = MSG_VM_SWAP_ACTIVE, .resident_bytes = 1 << 20, .swapped_bytes = 2 << 20};
+	vm_resp(&r, msg_vm_name(r.hdr.type));
 }
 
 int main(int argc, char **argv)

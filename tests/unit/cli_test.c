@@ -268,6 +268,154 @@ Test(cli, missing_kernel)
 	expect_err(&r, "vmm: no kernel: set [vm] kernel or --kernel");
 }
 
+/* --disk and --no-rng */
+
+Test(cli, disk_forms)
+{
+	struct result r;
+
+	PARSE(&r, "run", "--kernel", "k", "--disk", "a.img", "--disk", "/b.img,ro", "--disk",
+	      "c.img,id=data", "--disk=d.img,ro,id=x y", "--disk", "e.img,id=e,ro");
+	cr_assert_eq(r.ret, 0, "%s", r.err);
+	cr_assert_eq(r.cfg.ndisks, 5);
+	cr_assert_str_eq(r.cfg.disks[0].path, "a.img");
+	cr_assert_not(r.cfg.disks[0].read_only);
+	cr_assert_null(r.cfg.disks[0].id);
+	cr_assert_str_eq(r.cfg.disks[0].origin.flag, "--disk");
+	cr_assert_str_eq(r.cfg.disks[1].path, "/b.img");
+	cr_assert(r.cfg.disks[1].read_only);
+	cr_assert_null(r.cfg.disks[1].id);
+	cr_assert_str_eq(r.cfg.disks[2].path, "c.img");
+	cr_assert_not(r.cfg.disks[2].read_only);
+	cr_assert_str_eq(r.cfg.disks[2].id, "data");
+	cr_assert_str_eq(r.cfg.disks[3].path, "d.img");
+	cr_assert(r.cfg.disks[3].read_only);
+	cr_assert_str_eq(r.cfg.disks[3].id, "x y");
+	cr_assert_str_eq(r.cfg.disks[4].path, "e.img");
+	cr_assert(r.cfg.disks[4].read_only);
+	cr_assert_str_eq(r.cfg.disks[4].id, "e");
+	cr_assert(r.cfg.rng_enabled);
+	config_free(&r.cfg);
+}
+
+Test(cli, disks_from_flags_follow_the_files)
+{
+	struct result r;
+
+	PARSE(&r, "run", "--disk", "extra.img,ro", "--config", CONFIGS "/disks.toml", "--disk",
+	      "last.img");
+	cr_assert_eq(r.ret, 0, "%s", r.err);
+	cr_assert_eq(r.cfg.ndisks, 5);
+	cr_assert_str_eq(r.cfg.disks[0].path, CONFIGS "/root.img");
+	cr_assert_str_eq(r.cfg.disks[2].path, CONFIGS "/../images/scratch.img");
+	cr_assert_str_eq(r.cfg.disks[3].path, "extra.img"); /* from the cwd */
+	cr_assert(r.cfg.disks[3].read_only);
+	cr_assert_str_eq(r.cfg.disks[4].path, "last.img");
+	config_free(&r.cfg);
+}
+
+Test(cli, disk_errors)
+{
+	struct result r;
+	char want[CONFIG_ERR_MAX];
+
+	PARSE(&r, "run", "--kernel", "k", "--disk", "a.img,rw");
+	expect_err(&r, "vmm: --disk: unknown option 'rw'");
+	PARSE(&r, "run", "--kernel", "k", "--disk", "a.img,ro=1");
+	expect_err(&r, "vmm: --disk: unknown option 'ro=1'");
+	PARSE(&r, "run", "--kernel", "k", "--disk", "a.img,ID=x");
+	expect_err(&r, "vmm: --disk: unknown option 'ID=x'");
+	PARSE(&r, "run", "--kernel", "k", "--disk", "a.img,");
+	expect_err(&r, "vmm: --disk: unknown option ''");
+	PARSE(&r, "run", "--kernel", "k", "--disk", "a.img,,ro");
+	expect_err(&r, "vmm: --disk: unknown option ''");
+	PARSE(&r, "run", "--kernel", "k", "--disk", ",ro");
+	expect_err(&r, "vmm: --disk: needs a path (--disk PATH[,ro][,id=NAME])");
+	PARSE(&r, "run", "--kernel", "k", "--disk=");
+	expect_err(&r, "vmm: --disk: needs a path (--disk PATH[,ro][,id=NAME])");
+	PARSE(&r, "run", "--kernel", "k", "--disk");
+	expect_err(&r, "vmm: --disk: missing value (--disk PATH[,ro][,id=NAME])");
+	PARSE(&r, "run", "--kernel", "k", "--disk", "a.img,id=");
+	expect_err(&r, "vmm: --disk: id: must not be empty");
+	PARSE(&r, "run", "--kernel", "k", "--disk", "a.img,id=123456789012345678901");
+	expect_err(&r, "vmm: --disk: id: longer than 20 bytes");
+	PARSE(&r, "run", "--kernel", "k", "--disk", "a.img,id=a\tb");
+	expect_err(&r, "vmm: --disk: id: must be printable ASCII");
+	PARSE(&r, "run", "--kernel", "k", "--disk", "a.img,id=x", "--disk", "b.img,id=x");
+	expect_err(&r, "vmm: --disk: id: 'x' is already the id of an earlier --disk");
+	PARSE(&r, "run", "--config", CONFIGS "/disks.toml", "--disk", "b.img,ro,id=root");
+	snprintf(want, sizeof(want),
+		 "vmm: --disk: id: 'root' is already the id of the [[disk]] at %s:5:3",
+		 CONFIGS "/disks.toml");
+	expect_err(&r, want);
+	PARSE(&r, "run", "--config", CONFIGS "/disk_table.toml");
+	snprintf(want, sizeof(want), "%s:2:2: [disk] must be an array of tables: write [[disk]]",
+		 CONFIGS "/disk_table.toml");
+	expect_err(&r, want);
+}
+
+Test(cli, at_most_sixteen_disks)
+{
+	const char *args[40] = {"run", "--kernel", "k"};
+	struct result r;
+	int n = 3;
+
+	for (int i = 0; i < CONFIG_DISKS_MAX; i++)
+		args[n++] = "--disk=d.img";
+	parse(&r, args);
+	cr_assert_eq(r.ret, 0, "%s", r.err);
+	cr_assert_eq(r.cfg.ndisks, 16);
+	config_free(&r.cfg);
+	args[n++] = "--disk=d.img";
+	parse(&r, args);
+	expect_err(&r, "vmm: --disk: too many disks (at most 16)");
+}
+
+Test(cli, too_many_options)
+{
+	char *args[CLI_RUN_SEEN_MAX + 1];
+	struct cli_run_opts opts;
+	enum cli_command cmd;
+	char err[CONFIG_ERR_MAX];
+
+	for (int i = 0; i <= CLI_RUN_SEEN_MAX; i++)
+		args[i] = "--disk=d.img";
+	cr_assert_eq(cli_run_collect(CLI_RUN_SEEN_MAX, args, &opts, &cmd, err, sizeof(err)), 0,
+		     "%s", err);
+	cr_assert_eq(opts.n, CLI_RUN_SEEN_MAX);
+	cr_assert_eq(cli_run_collect(CLI_RUN_SEEN_MAX + 1, args, &opts, &cmd, err, sizeof(err)),
+		     -EINVAL);
+	cr_assert_str_eq(err, "vmm: run: more than 64 options");
+}
+
+Test(cli, no_rng)
+{
+	struct result r;
+
+	/* takes no value: the next argument is a flag of its own */
+	PARSE(&r, "run", "--kernel", "k", "--no-rng", "--cpus", "2");
+	cr_assert_eq(r.ret, 0, "%s", r.err);
+	cr_assert_not(r.cfg.rng_enabled);
+	cr_assert_eq(r.cfg.cpus, 2);
+	config_free(&r.cfg);
+	PARSE(&r, "run", "--config", CONFIGS "/disks.toml", "--no-rng");
+	cr_assert_eq(r.ret, 0, "%s", r.err);
+	cr_assert_not(r.cfg.rng_enabled);
+	config_free(&r.cfg);
+	PARSE(&r, "run", "--config", CONFIGS "/full.toml");
+	cr_assert_eq(r.ret, 0, "%s", r.err);
+	cr_assert_not(r.cfg.rng_enabled); /* the file's [rng] enabled = false */
+	config_free(&r.cfg);
+	PARSE(&r, "run", "--kernel", "k", "--no-rng=yes");
+	expect_err(&r, "vmm: --no-rng: takes no value");
+	PARSE(&r, "run", "--kernel", "k", "--no-rng=");
+	expect_err(&r, "vmm: --no-rng: takes no value");
+	PARSE(&r, "run", "--kernel", "k", "--no-rng", "--no-rng");
+	expect_err(&r, "vmm: --no-rng: given twice");
+	PARSE(&r, "run", "--kernel", "k", "--no-rngx");
+	expect_err(&r, "vmm: run: unknown option '--no-rngx' (try 'vmm --help')");
+}
+
 /* --config errors: the file's line alone; an unreadable file with the flag's name */
 
 static char cfg_path[64];
@@ -339,6 +487,8 @@ Test(cli, usage_lists_every_flag)
 	    "--initrd FILE",
 	    "--cmdline STRING",
 	    "--serial stdio|file:PATH|none",
+	    "--disk PATH[,ro][,id=NAME]",
+	    "--no-rng ",
 	    "Exit status: 0 ok, 1 VMM failure, 2 usage or configuration error",
 	};
 	char *text = NULL, *line, *save;

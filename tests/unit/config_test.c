@@ -83,9 +83,13 @@ Test(config, defaults)
 	cr_assert_eq(cfg.serial_mode, SERIAL_STDIO);
 	cr_assert_null(cfg.serial_path);
 	cr_assert_eq(cfg.ncpu_hide, 0);
+	cr_assert(cfg.rng_enabled);
+	cr_assert_null(cfg.disks);
+	cr_assert_eq(cfg.ndisks, 0);
 	cr_assert_null(cfg.config_path);
 	config_free(&cfg);
 	config_free(&cfg);
+	cr_assert(cfg.rng_enabled);
 }
 
 Test(config, full_file)
@@ -106,6 +110,17 @@ Test(config, full_file)
 	cr_assert_eq(cfg.ncpu_hide, 3);
 	cr_assert_str_eq(cfg.cpu_hide[0], "xsave");
 	cr_assert_str_eq(cfg.cpu_hide[2], "rdrand");
+	cr_assert_not(cfg.rng_enabled);
+	cr_assert_eq(cfg.ndisks, 2);
+	cr_assert_str_eq(cfg.disks[0].path, "/var/lib/vm/root.img");
+	cr_assert(cfg.disks[0].read_only);
+	cr_assert_str_eq(cfg.disks[0].id, "root");
+	cr_assert_eq(cfg.disks[0].origin.line, 20);
+	cr_assert_eq(cfg.disks[0].origin.col, 3);
+	cr_assert_null(cfg.disks[0].origin.flag);
+	cr_assert_str_eq(cfg.disks[1].path, "/var/lib/vm/data.img");
+	cr_assert_not(cfg.disks[1].read_only);
+	cr_assert_null(cfg.disks[1].id);
 	cr_assert_str_eq(cfg.config_path, CONFIGS "/full.toml");
 	cr_assert_eq(config_validate(&cfg, err, sizeof(err)), 0, "%s", err);
 	config_free(&cfg);
@@ -125,6 +140,8 @@ Test(config, minimal_file_keeps_defaults)
 	cr_assert_eq(cfg.memory_mib, 256);
 	cr_assert_str_eq(cfg.cmdline, "console=ttyS0 reboot=k panic=1");
 	cr_assert_eq(cfg.serial_mode, SERIAL_STDIO);
+	cr_assert(cfg.rng_enabled);
+	cr_assert_eq(cfg.ndisks, 0);
 	cr_assert_eq(config_validate(&cfg, err, sizeof(err)), 0, "%s", err);
 	config_free(&cfg);
 }
@@ -210,19 +227,22 @@ Test(config, unknown_key)
 Test(config, unknown_section)
 {
 	load_err("[vm]\ncpus = 1\n\n[network]\n",
-		 "4:2: unknown table [network] (known: vm, serial, cpu)");
-	load_err("[[disk]]\npath = 'x'\n", "1:3: unknown table [disk] (known: vm, serial, cpu)");
+		 "4:2: unknown table [network] (known: vm, serial, cpu, rng, disk)");
+	load_err("[[net]]\npath = 'x'\n",
+		 "1:3: unknown table [net] (known: vm, serial, cpu, rng, disk)");
 }
 
 Test(config, key_outside_a_table)
 {
-	load_err("cpus = 2\n[vm]\n", "1:1: key 'cpus' must be in a table (known: vm, serial, cpu)");
+	load_err("cpus = 2\n[vm]\n",
+		 "1:1: key 'cpus' must be in a table (known: vm, serial, cpu, rng, disk)");
 }
 
 Test(config, section_not_a_table)
 {
 	load_err("vm = 1\n", "1:1: [vm] must be a table, not an integer");
 	load_err("[[vm]]\n", "1:3: [vm] must be a table, not an array of tables");
+	load_err("[[rng]]\n", "1:3: [rng] must be a table, not an array of tables");
 }
 
 Test(config, toml_errors_pass_through)
@@ -247,6 +267,14 @@ Test(config, wrong_types)
 		 "4:3: [cpu] hide: elements must be strings, not an integer");
 	load_err("[cpu]\nhide = [['xsave']]\n",
 		 "2:9: [cpu] hide: elements must be strings, not an array");
+	load_err("[rng]\nenabled = \"yes\"\n",
+		 "2:11: [rng] enabled: must be a boolean, not a string");
+	load_err("[rng]\nenabled = 1\n", "2:11: [rng] enabled: must be a boolean, not an integer");
+	load_err("[[disk]]\npath = 'a'\nread_only = 'true'\n",
+		 "3:13: [[disk]] read_only: must be a boolean, not a string");
+	load_err("[[disk]]\npath = 5\n", "2:8: [[disk]] path: must be a string, not an integer");
+	load_err("[[disk]]\npath = 'a'\nid = 7\n",
+		 "3:6: [[disk]] id: must be a string, not an integer");
 }
 
 /* Errors: values */
@@ -310,6 +338,182 @@ Test(config, empty_and_long_strings)
 	strcpy(text + 16 + 65536, "'\n");
 	load_err(text, "2:11: [vm] cmdline: longer than 65535 bytes");
 	free(text);
+}
+
+/* [[disk]] and [rng] */
+
+Test(config, disks_in_order_with_paths_from_the_config_dir)
+{
+	struct vm_config cfg;
+	char err[CONFIG_ERR_MAX];
+
+	config_init(&cfg);
+	cr_assert_eq(config_load_file(&cfg, CONFIGS "/disks.toml", err, sizeof(err)), 0, "%s", err);
+	cr_assert_eq(cfg.ndisks, 3);
+	cr_assert_str_eq(cfg.disks[0].path, CONFIGS "/root.img");
+	cr_assert_not(cfg.disks[0].read_only);
+	cr_assert_str_eq(cfg.disks[0].id, "root");
+	cr_assert_eq(cfg.disks[0].origin.line, 5);
+	cr_assert_eq(cfg.disks[0].origin.col, 3);
+	cr_assert_str_eq(cfg.disks[1].path, "/abs/data.img");
+	cr_assert(cfg.disks[1].read_only);
+	cr_assert_null(cfg.disks[1].id);
+	cr_assert_eq(cfg.disks[1].origin.line, 9);
+	cr_assert_str_eq(cfg.disks[2].path, CONFIGS "/../images/scratch.img");
+	cr_assert_not(cfg.disks[2].read_only);
+	cr_assert_str_eq(cfg.disks[2].id, "scratch-0");
+	cr_assert_eq(cfg.disks[2].origin.line, 16);
+	cr_assert(cfg.rng_enabled);
+	cr_assert_eq(config_validate(&cfg, err, sizeof(err)), 0, "%s", err);
+	config_free(&cfg);
+	cr_assert_null(cfg.disks);
+	cr_assert_eq(cfg.ndisks, 0);
+}
+
+Test(config, disk_defaults_and_rng_off)
+{
+	struct vm_config cfg;
+
+	load_ok(&cfg, "[rng]\nenabled = false\n[[disk]]\npath = 'd.img'\n");
+	cr_assert_not(cfg.rng_enabled);
+	cr_assert_eq(cfg.ndisks, 1);
+	cr_assert_not_null(strstr(cfg.disks[0].path, "/d.img"));
+	cr_assert_not(cfg.disks[0].read_only);
+	cr_assert_null(cfg.disks[0].id);
+	config_free(&cfg);
+	load_ok(&cfg, "[rng]\nenabled = true\n");
+	cr_assert(cfg.rng_enabled);
+	cr_assert_eq(cfg.ndisks, 0);
+	config_free(&cfg);
+}
+
+Test(config, disk_path_relative_to_the_config_dir)
+{
+	struct vm_config cfg;
+	char want[256];
+
+	load_ok(&cfg, "[[disk]]\npath = 'd.img'\n[[disk]]\npath = '/abs/e.img'\n");
+	snprintf(want, sizeof(want), "%s/d.img", dir);
+	cr_assert_str_eq(cfg.disks[0].path, want);
+	cr_assert_str_eq(cfg.disks[1].path, "/abs/e.img");
+	config_free(&cfg);
+}
+
+Test(config, disk_id_edges)
+{
+	struct vm_config cfg;
+
+	load_ok(
+	    &cfg,
+	    "[[disk]]\npath = 'a'\nid = '12345678901234567890'\n"
+	    "[[disk]]\npath = 'b'\nid = ' ~x-_.:/'\n[[disk]]\npath = 'c'\n[[disk]]\npath = 'd'\n");
+	cr_assert_eq(cfg.ndisks, 4);
+	cr_assert_str_eq(cfg.disks[0].id, "12345678901234567890");
+	cr_assert_str_eq(cfg.disks[1].id, " ~x-_.:/");
+	/* two disks without an id do not clash */
+	cr_assert_null(cfg.disks[2].id);
+	cr_assert_null(cfg.disks[3].id);
+	config_free(&cfg);
+}
+
+/* n [[disk]] tables of two lines each: the k-th header is at line 2k - 1, column 3. */
+static char *many_disks(int n)
+{
+	char *text = malloc((size_t)n * 32 + 1), *p = text;
+
+	cr_assert_not_null(text);
+	for (int i = 0; i < n; i++)
+		p += sprintf(p, "[[disk]]\npath = 'd%d.img'\n", i);
+	*p = '\0';
+	return text;
+}
+
+Test(config, sixteen_disks_but_not_seventeen)
+{
+	struct vm_config cfg;
+	char *text = many_disks(CONFIG_DISKS_MAX);
+
+	load_ok(&cfg, text);
+	cr_assert_eq(cfg.ndisks, 16);
+	cr_assert(strstr(cfg.disks[15].path, "/d15.img"));
+	config_free(&cfg);
+	free(text);
+	text = many_disks(CONFIG_DISKS_MAX + 1);
+	load_err(text, "33:3: too many [[disk]] tables (at most 16)");
+	free(text);
+}
+
+Test(config, disk_without_a_path)
+{
+	load_err("[[disk]]\nid = 'x'\n", "1:3: [[disk]] needs a path");
+	load_err("[[disk]]\npath = 'a'\n\n  [[ disk ]]\nread_only = true\n",
+		 "4:6: [[disk]] needs a path");
+	load_err("[[disk]]\n", "1:3: [[disk]] needs a path");
+}
+
+Test(config, disk_unknown_key)
+{
+	load_err("[[disk]]\npath = 'a'\nsize = 1\n",
+		 "3:1: unknown key 'size' in [[disk]] (known: path, read_only, id)");
+	load_err("[[disk]]\npath = 'a'\n[[disk]]\npath = 'b'\nreadonly = true\n",
+		 "5:1: unknown key 'readonly' in [[disk]] (known: path, read_only, id)");
+	load_err("[[disk]]\npath = 'a'\n[disk.opts]\n",
+		 "3:7: unknown key 'opts' in [[disk]] (known: path, read_only, id)");
+	load_err("[rng]\nenable = true\n", "2:1: unknown key 'enable' in [rng] (known: enabled)");
+}
+
+Test(config, disk_as_a_plain_table)
+{
+	load_err("[disk]\npath = 'a'\n", "1:2: [disk] must be an array of tables: write [[disk]]");
+	load_err("[vm]\nkernel = 'k'\n[disk.x]\n",
+		 "3:2: [disk] must be an array of tables: write [[disk]]");
+	load_err("disk = 'a.img'\n", "1:1: [disk] must be an array of tables: write [[disk]]");
+	load_err("disk = []\n", "1:1: [disk] must be an array of tables: write [[disk]]");
+}
+
+Test(config, disk_duplicate_id)
+{
+	load_err("[[disk]]\npath = 'a'\nid = 'data'\n\n[[disk]]\npath = 'b'\nid = 'data'\n",
+		 "7:6: [[disk]] id: 'data' is already the id of the [[disk]] at 1:3");
+	load_err("[[disk]]\npath = 'a'\nid = 'x'\n[[disk]]\npath = 'b'\nid = 'y'\n"
+		 "[[disk]]\nid = 'y'\npath = 'c'\n",
+		 "8:6: [[disk]] id: 'y' is already the id of the [[disk]] at 4:3");
+}
+
+Test(config, disk_bad_values)
+{
+	load_err("[[disk]]\npath = ''\n", "2:8: [[disk]] path: must not be empty");
+	load_err("[[disk]]\npath = 'a'\nid = ''\n", "3:6: [[disk]] id: must not be empty");
+	load_err("[[disk]]\npath = 'a'\nid = '123456789012345678901'\n",
+		 "3:6: [[disk]] id: longer than 20 bytes");
+	load_err("[[disk]]\npath = 'a'\nid = \"a\\tb\"\n",
+		 "3:6: [[disk]] id: must be printable ASCII");
+	load_err("[[disk]]\npath = 'a'\nid = \"d\\u00e9\"\n",
+		 "3:6: [[disk]] id: must be printable ASCII");
+	load_err("[[disk]]\npath = 'a'\nid = \"a\\u007fb\"\n",
+		 "3:6: [[disk]] id: must be printable ASCII");
+}
+
+Test(config, second_file_replaces_the_disks)
+{
+	struct vm_config cfg;
+	char err[CONFIG_ERR_MAX];
+
+	config_init(&cfg);
+	cr_assert_eq(config_load_file(&cfg, CONFIGS "/disks.toml", err, sizeof(err)), 0, "%s", err);
+	write_cfg("[vm]\ncpus = 2\n");
+	cr_assert_eq(config_load_file(&cfg, path, err, sizeof(err)), 0, "%s", err);
+	cr_assert_eq(cfg.ndisks, 3);
+	write_cfg("[[disk]]\npath = '/x.img'\nid = 'root'\n");
+	cr_assert_eq(config_load_file(&cfg, path, err, sizeof(err)), 0, "%s", err);
+	cr_assert_eq(cfg.ndisks, 1);
+	cr_assert_str_eq(cfg.disks[0].path, "/x.img");
+	/* a failing file leaves the disks it had */
+	write_cfg("[[disk]]\npath = '/y.img'\nid = 'data'\n[[disk]]\n");
+	cr_assert_eq(config_load_file(&cfg, path, err, sizeof(err)), -EINVAL);
+	cr_assert_eq(cfg.ndisks, 1);
+	cr_assert_str_eq(cfg.disks[0].path, "/x.img");
+	config_free(&cfg);
 }
 
 /* Errors: the file itself */
@@ -450,6 +654,114 @@ Test(config, flag_overrides_file)
 	cr_assert_eq(config_set_flag(&cfg, "vm.cpus", "--cpus", "3", err, sizeof(err)), 0);
 	cr_assert_eq(cfg.cpus, 3);
 	cr_assert_str_eq(cfg.kernel, "/k");
+	config_free(&cfg);
+}
+
+Test(config, flags_add_disks_after_the_files)
+{
+	struct vm_config cfg;
+	char err[CONFIG_ERR_MAX];
+
+	load_ok(&cfg, "[[disk]]\npath = '/a.img'\nid = 'data'\n");
+	cr_assert_eq(config_append(&cfg, "disk", "--disk", err, sizeof(err)), 0, "%s", err);
+	cr_assert_eq(config_set_flag(&cfg, "disk.path", "--disk", "rel.img", err, sizeof(err)), 0);
+	cr_assert_eq(config_set_flag(&cfg, "disk.read_only", "--disk", "true", err, sizeof(err)),
+		     0);
+	cr_assert_eq(config_set_flag(&cfg, "disk.id", "--disk", "two", err, sizeof(err)), 0);
+	cr_assert_eq(cfg.ndisks, 2);
+	cr_assert_str_eq(cfg.disks[0].path, "/a.img");
+	cr_assert_str_eq(cfg.disks[1].path, "rel.img"); /* a flag's path: from the cwd */
+	cr_assert(cfg.disks[1].read_only);
+	cr_assert_str_eq(cfg.disks[1].id, "two");
+	cr_assert_str_eq(cfg.disks[1].origin.flag, "--disk");
+	cr_assert_eq(cfg.disks[1].origin.line, 0);
+	cr_assert_eq(config_set_flag(&cfg, "disk.read_only", "--disk", "false", err, sizeof(err)),
+		     0);
+	cr_assert_not(cfg.disks[1].read_only);
+	cr_assert_not(cfg.disks[0].read_only);
+	config_free(&cfg);
+}
+
+Test(config, flag_disk_errors)
+{
+	struct vm_config cfg;
+	char err[CONFIG_ERR_MAX], want[CONFIG_ERR_MAX];
+
+	load_ok(&cfg, "[[disk]]\npath = '/a.img'\nid = 'data'\n");
+	cr_assert_eq(config_append(&cfg, "disk", "--disk", err, sizeof(err)), 0, "%s", err);
+	cr_assert_eq(config_set_flag(&cfg, "disk.id", "--disk", "data", err, sizeof(err)), -EINVAL);
+	snprintf(want, sizeof(want),
+		 "vmm: --disk: id: 'data' is already the id of the [[disk]] at %s:1:3", path);
+	cr_assert_str_eq(err, want);
+	cr_assert_eq(config_set_flag(&cfg, "disk.id", "--disk", "b", err, sizeof(err)), 0);
+	cr_assert_eq(config_append(&cfg, "disk", "--disk", err, sizeof(err)), 0, "%s", err);
+	cr_assert_eq(config_set_flag(&cfg, "disk.id", "--disk", "b", err, sizeof(err)), -EINVAL);
+	cr_assert_str_eq(err, "vmm: --disk: id: 'b' is already the id of an earlier --disk");
+	cr_assert_eq(config_set_flag(&cfg, "disk.read_only", "--disk", "yes", err, sizeof(err)),
+		     -EINVAL);
+	cr_assert_str_eq(err, "vmm: --disk: read_only: 'yes' is not true or false");
+	cr_assert_eq(
+	    config_set_flag(&cfg, "disk.id", "--disk", "012345678901234567890", err, sizeof(err)),
+	    -EINVAL);
+	cr_assert_str_eq(err, "vmm: --disk: id: longer than 20 bytes");
+	cr_assert_eq(config_set_flag(&cfg, "disk.id", "--disk", "a\x01", err, sizeof(err)),
+		     -EINVAL);
+	cr_assert_str_eq(err, "vmm: --disk: id: must be printable ASCII");
+	cr_assert_eq(config_set_flag(&cfg, "disk.path", "--disk", "", err, sizeof(err)), -EINVAL);
+	cr_assert_str_eq(err, "vmm: --disk: path: must not be empty");
+	cr_assert_eq(config_set_flag(&cfg, "disk.size", "--disk", "1", err, sizeof(err)), -EINVAL);
+	cr_assert_str_eq(err, "vmm: --disk: no config key 'disk.size'");
+	config_free(&cfg);
+}
+
+Test(config, flag_disk_limits)
+{
+	struct vm_config cfg;
+	char err[CONFIG_ERR_MAX];
+
+	config_init(&cfg);
+	/* nothing to set a key in before config_append */
+	cr_assert_eq(config_set_flag(&cfg, "disk.path", "--disk", "a", err, sizeof(err)), -EINVAL);
+	cr_assert_str_eq(err, "vmm: --disk: no config key 'disk.path'");
+	cr_assert_eq(config_append(&cfg, "net", "--net", err, sizeof(err)), -EINVAL);
+	cr_assert_str_eq(err, "vmm: --net: no config table [[net]]");
+	for (int i = 0; i < CONFIG_DISKS_MAX; i++) {
+		cr_assert_eq(config_append(&cfg, "disk", "--disk", err, sizeof(err)), 0, "%s", err);
+		cr_assert_eq(config_set_flag(&cfg, "disk.path", "--disk", "d", err, sizeof(err)),
+			     0);
+	}
+	cr_assert_eq(config_append(&cfg, "disk", "--disk", err, sizeof(err)), -EINVAL);
+	cr_assert_str_eq(err, "vmm: --disk: too many disks (at most 16)");
+	cr_assert_eq(cfg.ndisks, 16);
+	config_free(&cfg);
+}
+
+Test(config, flag_disk_after_a_full_file)
+{
+	struct vm_config cfg;
+	char err[CONFIG_ERR_MAX];
+	char *text = many_disks(CONFIG_DISKS_MAX);
+
+	load_ok(&cfg, text);
+	free(text);
+	cr_assert_eq(config_append(&cfg, "disk", "--disk", err, sizeof(err)), -EINVAL);
+	cr_assert_str_eq(err, "vmm: --disk: too many disks (at most 16)");
+	config_free(&cfg);
+}
+
+Test(config, flag_rng)
+{
+	struct vm_config cfg;
+	char err[CONFIG_ERR_MAX];
+
+	load_ok(&cfg, "[rng]\nenabled = true\n");
+	cr_assert_eq(config_set_flag(&cfg, "rng.enabled", "--no-rng", "false", err, sizeof(err)),
+		     0);
+	cr_assert_not(cfg.rng_enabled);
+	cr_assert_eq(config_set_flag(&cfg, "rng.enabled", "--rng", "TRUE", err, sizeof(err)),
+		     -EINVAL);
+	cr_assert_str_eq(err, "vmm: --rng: 'TRUE' is not true or false");
+	cr_assert_not(cfg.rng_enabled);
 	config_free(&cfg);
 }
 

@@ -10,14 +10,14 @@
 TestSuite(msg_device);
 
 static const uint32_t request_types[] = {
-	MSG_DEVICE_HELLO, MSG_DEVICE_CONFIG_READ, MSG_DEVICE_CONFIG_WRITE, MSG_DEVICE_ACTIVATE,
-	MSG_DEVICE_RESET, MSG_DEVICE_SLEEP,	  MSG_DEVICE_WAKE,	   MSG_DEVICE_SHUTDOWN,
+    MSG_DEVICE_HELLO, MSG_DEVICE_CONFIG_READ, MSG_DEVICE_CONFIG_WRITE, MSG_DEVICE_ACTIVATE,
+    MSG_DEVICE_RESET, MSG_DEVICE_SLEEP,	      MSG_DEVICE_WAKE,	       MSG_DEVICE_SHUTDOWN,
 };
 
 static const uint32_t response_types[] = {
-	MSG_DEVICE_INFO,
-	MSG_DEVICE_CONFIG_DATA,
-	MSG_DEVICE_RESPONSE,
+    MSG_DEVICE_INFO,
+    MSG_DEVICE_CONFIG_DATA,
+    MSG_DEVICE_RESPONSE,
 };
 
 /* Fills m with a valid request of type; returns the fd count it travels with. */
@@ -46,7 +46,7 @@ static unsigned int sample_request(uint32_t type, struct device_request *m)
 		a->config_irq_fd = 2;
 		a->regions[0] = (struct msg_device_region){.gpa = 0, .size = MIB(1), .offset = 0};
 		a->regions[1] =
-			(struct msg_device_region){.gpa = GIB(4), .size = MIB(1), .offset = MIB(1)};
+		    (struct msg_device_region){.gpa = GIB(4), .size = MIB(1), .offset = MIB(1)};
 		a->queues[0] = (struct msg_device_queue){.desc = 0x10000,
 							 .avail = 0x11000,
 							 .used = 0x12000,
@@ -55,10 +55,8 @@ static unsigned int sample_request(uint32_t type, struct device_request *m)
 							 .kick_fd = 0,
 							 .irq_fd = 1};
 		/* a disabled queue: only its fd indices and padding are checked */
-		a->queues[1] = (struct msg_device_queue){.desc = 0x3,
-							 .size = 7,
-							 .kick_fd = MSG_FD_NONE,
-							 .irq_fd = MSG_FD_NONE};
+		a->queues[1] = (struct msg_device_queue){
+		    .desc = 0x3, .size = 7, .kick_fd = MSG_FD_NONE, .irq_fd = MSG_FD_NONE};
 		return 3;
 	default:
 		return 0;
@@ -72,7 +70,7 @@ static void sample_response(uint32_t type, struct device_response *m)
 	switch (type) {
 	case MSG_DEVICE_INFO:
 		m->info = (struct msg_device_info){
-			.device_type = 2, .nqueues = 2, .features = 1ULL << 32, .config_size = 60};
+		    .device_type = 2, .nqueues = 2, .features = 1ULL << 32, .config_size = 60};
 		m->info.queue_max[0] = 256;
 		m->info.queue_max[1] = 1;
 		break;
@@ -272,8 +270,7 @@ Test(msg_device, rejects_config_access_out_of_range)
 	cr_assert_eq(request_patched(MSG_DEVICE_CONFIG_WRITE, REQ(config_write.offset), 255),
 		     -ERANGE);
 	cr_assert_eq(response_patched(MSG_DEVICE_CONFIG_DATA, RESP(config_data.len), 0), -ERANGE);
-	cr_assert_eq(response_patched(MSG_DEVICE_CONFIG_DATA, RESP(config_data.len), 257),
-		     -ERANGE);
+	cr_assert_eq(response_patched(MSG_DEVICE_CONFIG_DATA, RESP(config_data.len), 257), -ERANGE);
 }
 
 Test(msg_device, rejects_activate_out_of_range)
@@ -291,8 +288,7 @@ Test(msg_device, rejects_activate_out_of_range)
 	cr_assert_eq(request_patched(t, REQ(activate.regions[0].size), 0x800), -ERANGE);
 	cr_assert_eq(request_patched(t, REQ(activate.regions[1].offset), UINT64_MAX - 0xfff),
 		     -ERANGE);
-	cr_assert_eq(request_patched(t, REQ(activate.regions[1].gpa), UINT64_MAX - 0xfff),
-		     -ERANGE);
+	cr_assert_eq(request_patched(t, REQ(activate.regions[1].gpa), UINT64_MAX - 0xfff), -ERANGE);
 	cr_assert_eq(request_patched(t, REQ(activate.regions[1].gpa), 0x80000), -ERANGE,
 		     "overlaps region 0");
 	cr_assert_eq(request_patched(t, REQ(activate.queues[0].enabled), 2), -ERANGE);
@@ -302,10 +298,9 @@ Test(msg_device, rejects_activate_out_of_range)
 	cr_assert_eq(request_patched(t, REQ(activate.queues[0].desc), 0x10008), -ERANGE);
 	cr_assert_eq(request_patched(t, REQ(activate.queues[0].avail), 0x11001), -ERANGE);
 	cr_assert_eq(request_patched(t, REQ(activate.queues[0].used), 0x12002), -ERANGE);
-	cr_assert_eq(request_patched(t, REQ(activate.queues[0].desc), UINT64_MAX - 0xfff),
-		     -ERANGE, "256 descriptors end at 2^64");
-	cr_assert_eq(request_patched(t, REQ(activate.queues[0].used), UINT64_MAX - 0x7ff),
-		     -ERANGE);
+	cr_assert_eq(request_patched(t, REQ(activate.queues[0].desc), UINT64_MAX - 0xfff), -ERANGE,
+		     "256 descriptors end at 2^64");
+	cr_assert_eq(request_patched(t, REQ(activate.queues[0].used), UINT64_MAX - 0x7ff), -ERANGE);
 	cr_assert_eq(request_patched(t, REQ(activate.queues[0].kick_fd), 3), -ERANGE);
 	cr_assert_eq(request_patched(t, REQ(activate.queues[1].irq_fd), 3), -ERANGE);
 	cr_assert_eq(request_patched(t, REQ(activate.queues[1].irq_fd), 2), 0);

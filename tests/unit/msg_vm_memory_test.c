@@ -10,15 +10,20 @@
 TestSuite(msg_vm_memory);
 
 static const uint32_t request_types[] = {
-	MSG_VM_MEMORY_PREPARE_SHARED_REGION, MSG_VM_MEMORY_REGISTER,
-	MSG_VM_MEMORY_MMAP_AND_REGISTER,     MSG_VM_MEMORY_FREE_RANGES,
-	MSG_VM_MEMORY_RECLAIM_RANGES,	     MSG_VM_MEMORY_BALLOON_TARGET_REACHED,
-	MSG_VM_MEMORY_UNREGISTER,	     MSG_VM_MEMORY_IOEVENT_RAW,
+    MSG_VM_MEMORY_PREPARE_SHARED_REGION,
+    MSG_VM_MEMORY_REGISTER,
+    MSG_VM_MEMORY_MMAP_AND_REGISTER,
+    MSG_VM_MEMORY_FREE_RANGES,
+    MSG_VM_MEMORY_RECLAIM_RANGES,
+    MSG_VM_MEMORY_BALLOON_TARGET_REACHED,
+    MSG_VM_MEMORY_UNREGISTER,
+    MSG_VM_MEMORY_IOEVENT_RAW,
+    MSG_VM_MEMORY_NEEDS_RESET,
 };
 
 static const uint32_t response_types[] = {
-	MSG_VM_MEMORY_RESPONSE,
-	MSG_VM_MEMORY_REGISTERED,
+    MSG_VM_MEMORY_RESPONSE,
+    MSG_VM_MEMORY_REGISTERED,
 };
 
 /* Fills m with a valid request of type; returns the fd count it travels with. */
@@ -29,7 +34,7 @@ static unsigned int sample_request(uint32_t type, struct vm_memory_request *m)
 	switch (type) {
 	case MSG_VM_MEMORY_PREPARE_SHARED_REGION:
 		m->prepare = (struct msg_vm_memory_prepare){
-			.shmid = 2, .cache = MSG_VM_MEMORY_CACHE_NONCOHERENT, .size = MIB(8)};
+		    .shmid = 2, .cache = MSG_VM_MEMORY_CACHE_NONCOHERENT, .size = MIB(8)};
 		return 0;
 	case MSG_VM_MEMORY_REGISTER:
 		m->reg = (struct msg_vm_memory_register){.dest = 0x1000,
@@ -39,11 +44,11 @@ static unsigned int sample_request(uint32_t type, struct vm_memory_request *m)
 							 .prot = MSG_VM_MEMORY_PROT_READ};
 		return 1;
 	case MSG_VM_MEMORY_MMAP_AND_REGISTER:
-		m->mmap = (struct msg_vm_memory_mmap){
-			.dest = MIB(1),
-			.size = MIB(2),
-			.shmid = 0,
-			.prot = MSG_VM_MEMORY_PROT_READ | MSG_VM_MEMORY_PROT_WRITE};
+		m->mmap = (struct msg_vm_memory_mmap){.dest = MIB(1),
+						      .size = MIB(2),
+						      .shmid = 0,
+						      .prot = MSG_VM_MEMORY_PROT_READ |
+							      MSG_VM_MEMORY_PROT_WRITE};
 		return 1;
 	case MSG_VM_MEMORY_FREE_RANGES:
 	case MSG_VM_MEMORY_RECLAIM_RANGES:
@@ -65,6 +70,9 @@ static unsigned int sample_request(uint32_t type, struct vm_memory_request *m)
 							    .has_datamatch = 1,
 							    .assign = 1};
 		return 1;
+	case MSG_VM_MEMORY_NEEDS_RESET:
+		m->needs_reset.queue = 15;
+		return 0;
 	default:
 		return 0;
 	}
@@ -270,8 +278,8 @@ Test(msg_vm_memory, rejects_ranges_out_of_range)
 	const uint32_t f = MSG_VM_MEMORY_FREE_RANGES, r = MSG_VM_MEMORY_RECLAIM_RANGES;
 
 	cr_assert_eq(request_patched(f, REQ(ranges.nranges), 0), -ERANGE);
-	cr_assert_eq(request_patched(f, REQ(ranges.nranges), MSG_VM_MEMORY_MAX_RANGES + 1),
-		     -ERANGE, "more ranges than fit");
+	cr_assert_eq(request_patched(f, REQ(ranges.nranges), MSG_VM_MEMORY_MAX_RANGES + 1), -ERANGE,
+		     "more ranges than fit");
 	cr_assert_eq(request_patched(f, REQ(ranges.nranges), UINT32_MAX), -ERANGE);
 	cr_assert_eq(request_patched(f, REQ(ranges.ranges[1].len), 0), -ERANGE, "len 0");
 	cr_assert_eq(request_patched(r, REQ(ranges.ranges[2].len), 0), -ERANGE);
@@ -396,4 +404,19 @@ Test(msg_vm_memory, survives_random_bodies)
 		cr_assert(ret == 0 || ret == -EBADMSG || ret == -ENOMSG || ret == -EPROTO ||
 			  ret == -ERANGE);
 	}
+}
+
+Test(msg_vm_memory, needs_reset_names_a_queue_that_can_exist)
+{
+	struct vm_memory_request m, out;
+	uint8_t buf[MSG_MAX_SIZE];
+	size_t len;
+
+	sample_request(MSG_VM_MEMORY_NEEDS_RESET, &m);
+	m.needs_reset.queue = 16;
+	cr_assert_eq(msg_vm_memory_encode_request(&m, 0, buf, sizeof(buf), &len), -ERANGE);
+	m.needs_reset.queue = 3;
+	cr_assert_eq(msg_vm_memory_encode_request(&m, 0, buf, sizeof(buf), &len), 0);
+	buf[12] = 1; /* the pad */
+	cr_assert_eq(msg_vm_memory_decode_request(buf, len, 0, &out), -EBADMSG);
 }

@@ -1,0 +1,77 @@
+/*
+ * A virtio device as the vmm-device process sees it: what entry.c does for every device, and
+ * the table of what each device (rng.c, blk.c, ...) adds. Modelled after devices/rng.c.
+ */
+#ifndef VMM_DEVICES_VDEV_H
+#define VMM_DEVICES_VDEV_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "gmem.h"
+#include "msg_device.h"
+#include "tube.h"
+#include "virtq.h"
+
+#define VDEV_MAX_QUEUES MSG_DEVICE_MAX_QUEUES
+
+/* The fds a device process starts with (main's device_host.c puts them there). */
+#define VDEV_FD_CTRL 3	  /* ctrl tube: main asks, we answer */
+#define VDEV_FD_MEM 4	  /* mem tube: we ask, main answers */
+#define VDEV_FD_GUEST 5	  /* guest memory memfd */
+#define VDEV_FD_BACKEND 6 /* the backend main opened: image, /dev/urandom (optional) */
+
+struct vdev;
+
+struct vdev_ops {
+	const char *name; /* the type name on vmm-device's command line: "rng", "block" */
+	uint32_t virtio_type;
+	unsigned int nqueues;
+	uint16_t queue_max;
+	uint64_t features; /* device-specific; entry.c adds VERSION_1, INDIRECT_DESC, EVENT_IDX */
+	uint32_t config_size;
+	/* Parses the device's own options (argv after the name) and checks the backend fd. */
+	int (*init)(struct vdev *d, int argc, char **argv);
+	/* Optional: the default writes nothing (config space is read-only). */
+	int (*config_write)(struct vdev *d, uint32_t off, const void *buf, uint32_t len);
+	/* Optional: after the queues are set up. */
+	int (*activate)(struct vdev *d);
+	/* Optional: after the queues are forgotten. */
+	void (*reset)(struct vdev *d);
+	/* The guest kicked queue q. */
+	void (*notify)(struct vdev *d, unsigned int q);
+};
+
+struct vdev {
+	const struct vdev_ops *ops;
+	const char *name; /* instance name, e.g. "rng0" */
+	int backend_fd;
+	int mem_fd;
+	struct tube ctrl;
+	struct tube mem_tube;
+	struct gmem mem;
+	bool mapped;
+	uint64_t features; /* offered */
+	uint64_t acked;	   /* negotiated, from ACTIVATE */
+	uint8_t config[MSG_DEVICE_CONFIG_MAX]; /* what config reads return */
+	unsigned int nqueues;
+	struct virtq q[VDEV_MAX_QUEUES];
+	int kick_fd[VDEV_MAX_QUEUES];
+	int irq_fd[VDEV_MAX_QUEUES];
+	int config_irq_fd;
+	bool active;
+	bool sleeping;
+	bool broken; /* the guest broke a ring: DEVICE_NEEDS_RESET until reset */
+	struct virtq_chain *chain; /* scratch for the device's loop (16 KiB: not on the stack) */
+	void *priv;		   /* the device's own state */
+};
+
+/* After pushes on queue q: interrupts the guest if it wants one. */
+void vdev_interrupt(struct vdev *d, unsigned int q);
+/* A malformed ring on queue q: the device stops and needs a reset (logged once). */
+void vdev_broken(struct vdev *d, unsigned int q);
+
+/* devices/device_table.c */
+const struct vdev_ops *device_table_find(const char *name);
+
+#endif
