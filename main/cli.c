@@ -120,7 +120,7 @@ static int apply_disk(struct vm_config *cfg, const struct cli_flag *f, const cha
 	if (!*path) {
 		ret = usage_fail(err, errlen, "vmm: %s: needs a path (%s %s)", f->name, f->name,
 				 f->metavar);
-		goto out;
+		goto free_copy;
 	}
 	ret = config_append(cfg, "disk", f->name, err, errlen);
 	if (ret == 0)
@@ -128,7 +128,7 @@ static int apply_disk(struct vm_config *cfg, const struct cli_flag *f, const cha
 	while (ret == 0 && rest)
 		ret = apply_sub_option(cfg, f, disk_options, ARRAY_SIZE(disk_options),
 				       strsep(&rest, ","), err, errlen);
-out:
+free_copy:
 	free(copy);
 	return ret;
 }

@@ -213,7 +213,7 @@ Test(msg_vm_memory, rejects_wrong_size)
 
 Test(msg_vm_memory, rejects_unknown_type)
 {
-	static const uint32_t bad[] = {0, 0x0200, 0x0209, 0x0104, MSG_VM_MEMORY_RESPONSE, ~0u};
+	static const uint32_t bad[] = {0, 0x0200, 0x020a, 0x0104, MSG_VM_MEMORY_RESPONSE, ~0u};
 	struct vm_memory_request out;
 	struct vm_memory_response resp;
 	uint8_t wire[MSG_MAX_SIZE];
