@@ -140,6 +140,7 @@ struct loop {
 	struct vdev *d;
 	int epfd;
 	bool done;
+	bool serve_all; /* after the answer: look at every queue, as if kicked */
 	int fds[TUBE_MAX_FDS]; /* fds that came with the request being handled */
 	unsigned int nfds;
 };
@@ -255,10 +256,9 @@ static int do_activate(struct loop *l, const struct msg_device_activate *a)
 	}
 	d->active = true;
 	watch_kicks(l, true);
-	/* Buffers the driver queued before DRIVER_OK are served now, not at its next kick. */
-	for (unsigned int i = 0; i < d->nqueues; i++)
-		if (d->q[i].ready)
-			d->ops->notify(d, i);
+	/* Buffers the driver queued before DRIVER_OK are served once main has its answer (main
+	 * holds the transport's lock until then, and a broken ring would need it). */
+	l->serve_all = true;
 	return 0;
 }
 
@@ -309,9 +309,7 @@ static int set_sleep(struct loop *l, bool sleep)
 	d->sleeping = sleep;
 	/* Kicks that came while asleep are still counted in their eventfds: serve them. */
 	if (!sleep && d->active)
-		for (unsigned int i = 0; i < d->nqueues; i++)
-			if (d->q[i].ready)
-				d->ops->notify(d, i);
+		l->serve_all = true;
 	return 0;
 }
 
@@ -396,6 +394,16 @@ static void serve_kick(struct loop *l, unsigned int q)
 		d->ops->notify(d, q);
 }
 
+static void serve_all(struct loop *l)
+{
+	struct vdev *d = l->d;
+
+	l->serve_all = false;
+	for (unsigned int i = 0; i < d->nqueues && d->active && !d->broken; i++)
+		if (d->q[i].ready)
+			d->ops->notify(d, i);
+}
+
 static int run(struct vdev *d)
 {
 	struct loop l = {.d = d};
@@ -422,6 +430,8 @@ static int run(struct vdev *d)
 			else
 				serve_kick(&l, ev[i].data.u32);
 		}
+		if (ret == 0 && l.serve_all)
+			serve_all(&l);
 		if (ret < 0)
 			break;
 	}

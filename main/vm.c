@@ -17,7 +17,9 @@
 #include "boot.h"
 #include "bus.h"
 #include "console.h"
+#include "device_host.h"
 #include "i8042.h"
+#include "irq_router.h"
 #include "kvm.h"
 #include "layout.h"
 #include "log.h"
@@ -38,6 +40,9 @@ struct vm {
 	struct i8042 i8042;
 	struct rtc rtc;
 	struct pci_root pci;
+	struct irq_router router;
+	struct device_host devices;
+	bool devices_ready;
 	struct console console;
 	struct vcpu *vcpus;
 	unsigned int nvcpus;
@@ -131,6 +136,37 @@ static int setup_devices(struct vm *vm)
 	return ret;
 }
 
+static int spawn_rng(struct vm *vm)
+{
+	struct device_spec spec = {.type = "rng", .name = "rng0"};
+
+	/* Devices open nothing by path: main opens the entropy source and hands it over. */
+	spec.backend_fd = open("/dev/urandom", O_RDONLY | O_CLOEXEC);
+	if (spec.backend_fd < 0) {
+		log_err_errno("/dev/urandom");
+		return -errno;
+	}
+	return device_host_spawn(&vm->devices, &spec);
+}
+
+/* The virtio devices, each its own vmm-device process, before any vCPU runs. */
+static int setup_virtio(struct vm *vm)
+{
+	int ret;
+
+	irq_router_init(&vm->router, vm->kvm.vm_fd, NULL, NULL);
+	ret = device_host_init(&vm->devices, &vm->mem, &vm->router, &vm->pci, &vm->mmio);
+	if (ret < 0)
+		return ret;
+	vm->devices_ready = true;
+	if (vm->cfg->rng_enabled) {
+		ret = spawn_rng(vm);
+		if (ret < 0)
+			return ret;
+	}
+	return mem_server_start(&vm->devices);
+}
+
 static int check_host_memory(const struct vm_config *cfg)
 {
 	struct sysinfo si;
@@ -214,6 +250,7 @@ static int setup_signals(struct vm *vm)
 	sigaddset(&set, SIGINT);
 	sigaddset(&set, SIGTERM);
 	sigaddset(&set, SIGHUP);
+	sigaddset(&set, SIGCHLD); /* a device process died */
 	if (pthread_sigmask(SIG_BLOCK, &set, NULL) != 0)
 		return -EINVAL;
 	vm->signal_fd = signalfd(-1, &set, SFD_CLOEXEC);
@@ -254,6 +291,11 @@ static void take_signal(struct vm *vm)
 
 	if (read(vm->signal_fd, &si, sizeof(si)) != (ssize_t)sizeof(si))
 		return;
+	if (si.ssi_signo == SIGCHLD) {
+		/* The VM goes on: the driver sees a device that needs a reset. */
+		device_host_reap(&vm->devices);
+		return;
+	}
 	log_info("stopping on %s", strsignal((int)si.ssi_signo));
 	vm_stop(vm, VM_STOP_SIGNAL);
 }
@@ -338,6 +380,11 @@ static int exit_code(const struct vm *vm)
 
 static void vm_destroy(struct vm *vm)
 {
+	/* Devices first: they hold eventfds bound through the router, on the VM fd. */
+	if (vm->devices_ready) {
+		device_host_destroy(&vm->devices);
+		irq_router_destroy(&vm->router);
+	}
 	for (unsigned int i = 0; i < vm->nvcpus; i++)
 		vcpu_destroy(&vm->vcpus[i]);
 	free(vm->vcpus);
@@ -378,6 +425,8 @@ static int vm_build(struct vm *vm)
 	if (kvm_create_vm(&vm->kvm) < 0 || guest_mem_register(&vm->mem, vm->kvm.vm_fd) < 0)
 		return VMM_EXIT_FAILURE;
 	if (open_serial(vm) < 0 || setup_devices(vm) < 0 || setup_signals(vm) < 0)
+		return VMM_EXIT_FAILURE;
+	if (setup_virtio(vm) < 0)
 		return VMM_EXIT_FAILURE;
 	if (create_vcpus(vm, &entry) < 0)
 		return VMM_EXIT_FAILURE;

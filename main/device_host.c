@@ -1,0 +1,491 @@
+#include "device_host.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <libgen.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/eventfd.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "layout.h"
+#include "log.h"
+#include "util.h"
+
+/* The fds a vmm-device starts with: devices/vdev.h says the same. */
+enum { CHILD_FD_CTRL = 3, CHILD_FD_MEM, CHILD_FD_GUEST, CHILD_FD_BACKEND, CHILD_FD_END };
+
+static int find_device_bin(struct device_host *h)
+{
+	const char *env = getenv("VMM_DEVICE_BIN");
+	char self[4096];
+	ssize_t n;
+
+	if (env) {
+		snprintf(h->device_bin, sizeof(h->device_bin), "%s", env);
+		return 0;
+	}
+	/* Next to vmm itself: a build tree or an installed bin/. */
+	n = readlink("/proc/self/exe", self, sizeof(self) - 1);
+	if (n < 0) {
+		log_err_errno("readlink /proc/self/exe");
+		return -errno;
+	}
+	self[n] = '\0';
+	snprintf(h->device_bin, sizeof(h->device_bin), "%s/vmm-device", dirname(self));
+	if (access(h->device_bin, X_OK) < 0) {
+		log_err_errno("cannot run %s", h->device_bin);
+		return -ENOENT;
+	}
+	return 0;
+}
+
+int device_host_init(struct device_host *h, const struct guest_mem *mem, struct irq_router *router,
+		     struct pci_root *pci, struct bus *mmio)
+{
+	int ret;
+
+	memset(h, 0, sizeof(*h));
+	h->mem = mem;
+	h->router = router;
+	h->pci = pci;
+	h->mmio = mmio;
+	h->mem_epfd = h->mem_stop_fd = -1;
+	h->devnull = open("/dev/null", O_RDWR | O_CLOEXEC);
+	if (h->devnull < 0) {
+		log_err_errno("/dev/null");
+		return -errno;
+	}
+	ret = find_device_bin(h);
+	if (ret < 0)
+		close_fd(&h->devnull);
+	return ret;
+}
+
+/*
+ * In the child, between fork and exec: only async-signal-safe calls. Puts src[i] at fd 3 + i
+ * (moving every source above the targets first so none is clobbered), stdin and stdout on
+ * /dev/null, closes everything else, and execs.
+ */
+static void child_exec(const struct device_host *h, const int *src, char *const *argv)
+{
+	static char *const envp[] = {NULL};
+	int tmp[CHILD_FD_END - CHILD_FD_CTRL];
+	sigset_t none;
+
+	/* main blocks its signals for its signalfd; a blocked mask would survive the exec */
+	sigemptyset(&none);
+	sigprocmask(SIG_SETMASK, &none, NULL);
+
+	for (int i = 0; i < CHILD_FD_END - CHILD_FD_CTRL; i++)
+		tmp[i] = src[i] >= 0 ? fcntl(src[i], F_DUPFD, 64) : -1;
+	if (dup2(h->devnull, STDIN_FILENO) < 0 || dup2(h->devnull, STDOUT_FILENO) < 0)
+		_exit(127);
+	for (int i = 0; i < CHILD_FD_END - CHILD_FD_CTRL; i++)
+		if (tmp[i] >= 0 && dup2(tmp[i], CHILD_FD_CTRL + i) < 0)
+			_exit(127);
+	/* Nothing else crosses into the device: not main's KVM fds, not the other devices'. */
+	if (syscall(SYS_close_range, CHILD_FD_CTRL + (src[3] >= 0 ? 4 : 3), ~0U, 0) < 0)
+		_exit(127);
+	execve(h->device_bin, argv, envp);
+	_exit(127);
+}
+
+static int build_argv(const struct device_spec *s, char *parent, char **argv, size_t max)
+{
+	size_t n = 0;
+
+	argv[n++] = "vmm-device";
+	argv[n++] = "--type";
+	argv[n++] = (char *)s->type;
+	argv[n++] = "--name";
+	argv[n++] = (char *)s->name;
+	argv[n++] = "--parent";
+	argv[n++] = parent;
+	argv[n++] = "--";
+	for (size_t i = 0; i < DEVICE_ARGS_MAX && s->args[i]; i++) {
+		if (n + 1 >= max)
+			return -E2BIG;
+		argv[n++] = (char *)s->args[i];
+	}
+	argv[n] = NULL;
+	return 0;
+}
+
+static int start_process(struct device_host *h, struct hosted_device *d, const struct device_spec *s)
+{
+	struct tube ctrl_child, mem_child;
+	char parent[16], *argv[8 + DEVICE_ARGS_MAX + 1];
+	int src[4], ret;
+
+	snprintf(parent, sizeof(parent), "%d", (int)getpid());
+	ret = build_argv(s, parent, argv, ARRAY_SIZE(argv));
+	if (ret == 0)
+		ret = tube_pair(&d->ctrl, &ctrl_child);
+	if (ret < 0)
+		return ret;
+	ret = tube_pair(&d->mem, &mem_child);
+	if (ret < 0) {
+		tube_close(&ctrl_child);
+		return ret;
+	}
+	src[0] = ctrl_child.fd;
+	src[1] = mem_child.fd;
+	src[2] = h->mem->fd;
+	src[3] = s->backend_fd;
+	d->pid = fork();
+	if (d->pid == 0)
+		child_exec(h, src, argv);
+	ret = d->pid < 0 ? -errno : 0;
+	if (ret < 0)
+		log_err_errno("fork for %s", s->name);
+	d->alive = d->pid > 0;
+	tube_close(&ctrl_child);
+	tube_close(&mem_child);
+	return ret;
+}
+
+/* One request on d's ctrl tube and its answer; a device that does not answer is killed. */
+static int ctrl_call(struct hosted_device *d, const struct device_request *q, const int *fds,
+		     unsigned int nfds, struct device_response *r)
+{
+	uint8_t out[MSG_MAX_SIZE], in[MSG_MAX_SIZE];
+	size_t len, rlen;
+	int ret;
+
+	if (!d->alive)
+		return -EPIPE;
+	ret = msg_device_encode_request(q, nfds, out, sizeof(out), &len);
+	if (ret < 0)
+		return ret;
+	pthread_mutex_lock(&d->ctrl_lock);
+	ret = tube_call(&d->ctrl, out, len, fds, nfds, in, sizeof(in), &rlen, DEVICE_TIMEOUT_MS);
+	if (ret == 0)
+		ret = msg_device_decode_response(in, rlen, 0, r);
+	pthread_mutex_unlock(&d->ctrl_lock);
+	if (ret == -ETIMEDOUT || ret == -EBADMSG || ret == -ENOMSG || ret == -ERANGE) {
+		/* A tube out of step or a device that speaks nonsense is not trusted again. */
+		log_err("%s (pid %d): %s; stopping it", d->name, (int)d->pid,
+			ret == -ETIMEDOUT ? "no answer" : "malformed answer");
+		kill(d->pid, SIGKILL);
+		d->alive = false;
+	}
+	return ret;
+}
+
+static int status_of(const struct device_response *r, uint32_t want_type)
+{
+	if (r->hdr.type == MSG_DEVICE_RESPONSE)
+		return r->status.status;
+	return r->hdr.type == want_type ? 0 : -EPROTO;
+}
+
+static int hello(struct hosted_device *d)
+{
+	struct device_request q = {.hdr.type = MSG_DEVICE_HELLO};
+	struct device_response r;
+	int ret = ctrl_call(d, &q, NULL, 0, &r);
+
+	if (ret == 0)
+		ret = status_of(&r, MSG_DEVICE_INFO);
+	if (ret < 0) {
+		log_err("%s (pid %d) did not introduce itself: %s", d->name, (int)d->pid,
+			strerror(-ret));
+		return ret;
+	}
+	d->info = r.info;
+	return 0;
+}
+
+static int vp_config_read(void *ctx, uint32_t off, void *buf, uint32_t len)
+{
+	struct hosted_device *d = ctx;
+	struct device_request q = {.hdr.type = MSG_DEVICE_CONFIG_READ};
+	struct device_response r;
+	int ret;
+
+	q.config_read.offset = off;
+	q.config_read.len = len;
+	ret = ctrl_call(d, &q, NULL, 0, &r);
+	if (ret == 0)
+		ret = status_of(&r, MSG_DEVICE_CONFIG_DATA);
+	if (ret == 0 && r.config_data.len != len)
+		ret = -EPROTO;
+	if (ret == 0)
+		memcpy(buf, r.config_data.data, len);
+	return ret;
+}
+
+static int vp_config_write(void *ctx, uint32_t off, const void *buf, uint32_t len)
+{
+	struct hosted_device *d = ctx;
+	struct device_request q = {.hdr.type = MSG_DEVICE_CONFIG_WRITE};
+	struct device_response r;
+	int ret;
+
+	if (len > sizeof(q.config_write.data))
+		return -EINVAL;
+	q.config_write.offset = off;
+	q.config_write.len = len;
+	memcpy(q.config_write.data, buf, len);
+	ret = ctrl_call(d, &q, NULL, 0, &r);
+	return ret ? ret : status_of(&r, MSG_DEVICE_RESPONSE);
+}
+
+/* Guest RAM as the device maps it: the memfd's layout (main/memory.h). */
+static uint32_t fill_regions(const struct guest_mem *m, struct msg_device_region *r)
+{
+	r[0] = (struct msg_device_region){.gpa = 0, .size = m->low_size, .offset = 0};
+	if (!m->high_size)
+		return 1;
+	r[1] = (struct msg_device_region){
+		.gpa = MEM_HOLE_END, .size = m->high_size, .offset = m->low_size};
+	return 2;
+}
+
+static int vp_activate(void *ctx, const struct virtio_pci_activation *a)
+{
+	struct hosted_device *d = ctx;
+	struct device_request q = {.hdr.type = MSG_DEVICE_ACTIVATE};
+	struct msg_device_activate *m = &q.activate;
+	struct device_response r;
+	int fds[MSG_DEVICE_MAX_FDS];
+	unsigned int n = 0;
+	int ret;
+
+	m->features = a->features;
+	m->nregions = fill_regions(d->host->mem, m->regions);
+	m->nqueues = a->nqueues;
+	m->mem_fd = MSG_FD_NONE; /* handed over at spawn */
+	for (unsigned int i = 0; i < a->nqueues; i++) {
+		const struct virtio_pci_queue_activation *qa = &a->queues[i];
+		struct msg_device_queue *mq = &m->queues[i];
+
+		mq->kick_fd = n;
+		fds[n++] = d->kick_fds[i];
+		mq->irq_fd = n;
+		fds[n++] = d->irq_fds[i];
+		if (!qa->enabled)
+			continue;
+		mq->enabled = 1;
+		mq->size = qa->size;
+		mq->desc = qa->desc;
+		mq->avail = qa->avail;
+		mq->used = qa->used;
+	}
+	m->config_irq_fd = n;
+	fds[n++] = d->config_irq_fd;
+	m->nfds = n;
+	ret = ctrl_call(d, &q, fds, n, &r);
+	return ret ? ret : status_of(&r, MSG_DEVICE_RESPONSE);
+}
+
+static void vp_reset(void *ctx)
+{
+	struct hosted_device *d = ctx;
+	struct device_request q = {.hdr.type = MSG_DEVICE_RESET};
+	struct device_response r;
+
+	if (ctrl_call(d, &q, NULL, 0, &r) < 0)
+		log_warn("%s: reset not acknowledged", d->name);
+}
+
+static const struct virtio_pci_ops hosted_vp_ops = {
+	.config_read = vp_config_read,
+	.config_write = vp_config_write,
+	.activate = vp_activate,
+	.reset = vp_reset,
+};
+
+static int make_eventfds(struct hosted_device *d)
+{
+	for (unsigned int i = 0; i < d->info.nqueues; i++) {
+		d->kick_fds[i] = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+		d->irq_fds[i] = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+		if (d->kick_fds[i] < 0 || d->irq_fds[i] < 0)
+			return -errno;
+	}
+	d->config_irq_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+	return d->config_irq_fd < 0 ? -errno : 0;
+}
+
+static int free_slot(const struct pci_root *p)
+{
+	for (unsigned int s = 1; s < PCI_SLOTS; s++)
+		if (!p->slots[s])
+			return (int)s;
+	return -ENOSPC;
+}
+
+/* Puts the device's virtio-pci function on bus 0 with its BAR on the MMIO bus. */
+static int attach_pci(struct device_host *h, struct hosted_device *d)
+{
+	uint64_t bar;
+	int slot, ret;
+
+	slot = free_slot(h->pci);
+	if (slot < 0)
+		return slot;
+	ret = pci_mmio_alloc(h->pci, VIRTIO_PCI_BAR_SIZE, &bar);
+	if (ret < 0)
+		return ret;
+	ret = virtio_pci_init(&d->vp, d->info.device_type, d->info.features, d->info.nqueues,
+			      d->info.queue_max, d->info.config_size, bar, &hosted_vp_ops, d);
+	if (ret < 0)
+		return ret;
+	d->vp_ready = true;
+	ret = virtio_pci_bind_irqs(&d->vp, h->router, d->irq_fds, d->config_irq_fd);
+	if (ret == 0)
+		ret = virtio_pci_bind_kicks(&d->vp, h->router, d->kick_fds);
+	if (ret == 0)
+		ret = bus_add(h->mmio, bar, VIRTIO_PCI_BAR_SIZE, &virtio_pci_bar_ops, &d->vp, d->name);
+	if (ret == 0)
+		ret = pci_root_add(h->pci, (unsigned int)slot, &d->vp.pci);
+	d->slot = (unsigned int)slot;
+	return ret;
+}
+
+static struct hosted_device *new_device(struct device_host *h, const struct device_spec *s)
+{
+	struct hosted_device *d = calloc(1, sizeof(*d));
+
+	if (!d)
+		return NULL;
+	d->host = h;
+	snprintf(d->name, sizeof(d->name), "%s", s->name);
+	snprintf(d->type, sizeof(d->type), "%s", s->type);
+	d->ctrl.fd = d->mem.fd = d->config_irq_fd = -1;
+	for (unsigned int i = 0; i < VIRTIO_PCI_MAX_QUEUES; i++)
+		d->kick_fds[i] = d->irq_fds[i] = -1;
+	pthread_mutex_init(&d->ctrl_lock, NULL);
+	return d;
+}
+
+int device_host_spawn(struct device_host *h, const struct device_spec *s)
+{
+	struct hosted_device *d;
+	int backend = s->backend_fd;
+	int ret = -ENOSPC;
+
+	if (h->ndevs == DEVICE_HOST_MAX || !(d = new_device(h, s)))
+		goto out_close;
+	h->devs[h->ndevs++] = d;
+	ret = start_process(h, d, s);
+	if (ret == 0)
+		ret = hello(d);
+	if (ret == 0)
+		ret = make_eventfds(d);
+	if (ret == 0)
+		ret = attach_pci(h, d);
+	if (ret < 0) {
+		log_err("cannot start %s: %s", s->name, strerror(-ret));
+		goto out_close;
+	}
+	log_debug("%s: pid %d, virtio type %u, %u queues, PCI 00:%02x.0", d->name, (int)d->pid,
+		  d->info.device_type, d->info.nqueues, d->slot);
+out_close:
+	/* The device has its own copy now (or failed); ours is not needed. */
+	close_fd(&backend);
+	return ret;
+}
+
+static struct hosted_device *by_pid(struct device_host *h, pid_t pid)
+{
+	for (unsigned int i = 0; i < h->ndevs; i++)
+		if (h->devs[i]->pid == pid)
+			return h->devs[i];
+	return NULL;
+}
+
+static void report_death(struct hosted_device *d, int status)
+{
+	if (WIFSIGNALED(status))
+		log_err("device %s (pid %d) was killed by signal %d (%s)", d->name, (int)d->pid,
+			WTERMSIG(status), strsignal(WTERMSIG(status)));
+	else
+		log_err("device %s (pid %d) exited with status %d", d->name, (int)d->pid,
+			WEXITSTATUS(status));
+}
+
+void device_host_reap(struct device_host *h)
+{
+	int status;
+	pid_t pid;
+
+	while ((pid = waitpid(-1, &status, WNOHANG)) > 0) {
+		struct hosted_device *d = by_pid(h, pid);
+
+		if (!d)
+			continue;
+		if (d->alive)
+			report_death(d, status);
+		d->alive = false;
+		d->pid = -1;
+		/* The driver sees a device that needs a reset and will not get one. */
+		if (d->vp_ready)
+			virtio_pci_set_needs_reset(&d->vp);
+	}
+}
+
+/* Waits up to ms for d to exit; true when it was reaped. */
+static bool wait_exit(struct hosted_device *d, int ms)
+{
+	struct timespec step = {.tv_nsec = 10 * 1000 * 1000};
+	int status;
+
+	for (int waited = 0; waited <= ms; waited += 10) {
+		pid_t r = waitpid(d->pid, &status, WNOHANG);
+		if (r == d->pid || (r < 0 && errno == ECHILD))
+			return true;
+		nanosleep(&step, NULL);
+	}
+	return false;
+}
+
+void device_host_shutdown(struct device_host *h)
+{
+	for (unsigned int i = 0; i < h->ndevs; i++) {
+		struct hosted_device *d = h->devs[i];
+		struct device_request q = {.hdr.type = MSG_DEVICE_SHUTDOWN};
+		struct device_response r;
+
+		if (d->pid <= 0)
+			continue;
+		if (d->alive)
+			ctrl_call(d, &q, NULL, 0, &r);
+		d->alive = false;
+		if (!wait_exit(d, 1000)) {
+			kill(d->pid, SIGKILL);
+			waitpid(d->pid, NULL, 0);
+		}
+		d->pid = -1;
+	}
+}
+
+void device_host_destroy(struct device_host *h)
+{
+	mem_server_stop(h);
+	device_host_shutdown(h);
+	for (unsigned int i = 0; i < h->ndevs; i++) {
+		struct hosted_device *d = h->devs[i];
+
+		if (d->vp_ready)
+			virtio_pci_destroy(&d->vp);
+		for (unsigned int q = 0; q < VIRTIO_PCI_MAX_QUEUES; q++) {
+			close_fd(&d->kick_fds[q]);
+			close_fd(&d->irq_fds[q]);
+		}
+		close_fd(&d->config_irq_fd);
+		tube_close(&d->ctrl);
+		tube_close(&d->mem);
+		pthread_mutex_destroy(&d->ctrl_lock);
+		free(d);
+	}
+	h->ndevs = 0;
+	close_fd(&h->devnull);
+}

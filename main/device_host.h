@@ -1,0 +1,83 @@
+/*
+ * The device host: spawns one vmm-device process per virtio device, wires it to a virtio-pci
+ * function (config proxied over its ctrl tube, kicks and interrupts through KVM eventfds),
+ * serves its mem tube (mem_server.c), reports its death and makes sure none outlives vmm.
+ */
+#ifndef VMM_MAIN_DEVICE_HOST_H
+#define VMM_MAIN_DEVICE_HOST_H
+
+#include <pthread.h>
+#include <stdbool.h>
+#include <sys/types.h>
+
+#include "bus.h"
+#include "irq_router.h"
+#include "memory.h"
+#include "msg_device.h"
+#include "pci.h"
+#include "tube.h"
+#include "virtio_pci.h"
+
+#define DEVICE_HOST_MAX 24
+#define DEVICE_NAME_MAX 16
+#define DEVICE_ARGS_MAX 8
+/* How long main waits for a device's answer before it gives up on the device. */
+#define DEVICE_TIMEOUT_MS 5000
+
+/* What to start. */
+struct device_spec {
+	const char *type;	/* vmm-device --type: "rng", "block" */
+	const char *name;	/* "rng0", "blk1" */
+	int backend_fd;		/* opened by main; the host takes ownership; -1 for none */
+	const char *args[DEVICE_ARGS_MAX]; /* the device's own options, NULL-terminated */
+};
+
+struct hosted_device {
+	struct device_host *host;
+	char name[DEVICE_NAME_MAX];
+	char type[DEVICE_NAME_MAX];
+	pid_t pid;
+	bool alive;
+	struct tube ctrl;
+	struct tube mem;
+	struct msg_device_info info;
+	struct virtio_pci vp;
+	bool vp_ready;
+	unsigned int slot; /* PCI slot on bus 0 */
+	int kick_fds[VIRTIO_PCI_MAX_QUEUES];
+	int irq_fds[VIRTIO_PCI_MAX_QUEUES];
+	int config_irq_fd;
+	pthread_mutex_t ctrl_lock; /* one request at a time on the ctrl tube */
+};
+
+struct device_host {
+	char device_bin[4096]; /* the vmm-device to exec */
+	const struct guest_mem *mem;
+	struct irq_router *router;
+	struct pci_root *pci;
+	struct bus *mmio;
+	int devnull;
+	struct hosted_device *devs[DEVICE_HOST_MAX];
+	unsigned int ndevs;
+	/* mem_server.c */
+	pthread_t mem_thread;
+	bool mem_thread_started;
+	int mem_epfd;
+	int mem_stop_fd;
+};
+
+int device_host_init(struct device_host *h, const struct guest_mem *mem, struct irq_router *router,
+		     struct pci_root *pci, struct bus *mmio);
+/* Starts a device, asks what it is and puts it on the PCI bus. 0 or -errno (logged). */
+int device_host_spawn(struct device_host *h, const struct device_spec *spec);
+/* Reaps dead children (on SIGCHLD): each death is logged with its status or signal. */
+void device_host_reap(struct device_host *h);
+/* Asks every device to stop, then kills what is left and reaps it. */
+void device_host_shutdown(struct device_host *h);
+void device_host_destroy(struct device_host *h);
+
+/* mem_server.c: serves every device's mem tube from one thread. */
+int mem_server_start(struct device_host *h);
+void mem_server_stop(struct device_host *h);
+
+#endif
