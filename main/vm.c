@@ -10,6 +10,7 @@
 #include <string.h>
 #include <sys/eventfd.h>
 #include <sys/signalfd.h>
+#include <sys/stat.h>
 #include <sys/sysinfo.h>
 #include <time.h>
 #include <unistd.h>
@@ -52,6 +53,7 @@ struct vm {
 	int stop_fd;	 /* eventfd: a vCPU or device asked the VM to stop */
 	int signal_fd;	 /* SIGINT, SIGTERM, SIGHUP */
 	int serial_fd;	 /* the serial output file; owned when serial mode is "file" */
+	int disk_fds[CONFIG_DISKS_MAX]; /* opened images, handed to their devices at spawn */
 };
 
 static void vm_stop(void *ctx, enum vm_stop_reason why)
@@ -149,6 +151,63 @@ static int spawn_rng(struct vm *vm)
 	return device_host_spawn(&vm->devices, &spec);
 }
 
+/*
+ * Opens each disk image (devices open nothing by path). A missing file or a size that is not
+ * whole sectors is the user's input: the caller exits 2.
+ */
+static int open_disks(struct vm *vm)
+{
+	for (size_t i = 0; i < vm->cfg->ndisks; i++) {
+		const struct disk_config *dc = &vm->cfg->disks[i];
+		struct stat st;
+		int fd = open(dc->path, (dc->read_only ? O_RDONLY : O_RDWR) | O_CLOEXEC);
+
+		if (fd < 0 || fstat(fd, &st) < 0) {
+			log_err_errno("disk %s", dc->path);
+			if (fd >= 0)
+				close(fd);
+			return -errno;
+		}
+		vm->disk_fds[i] = fd;
+		if (!S_ISREG(st.st_mode) && !S_ISBLK(st.st_mode)) {
+			log_err("disk %s: not a file or a block device", dc->path);
+			return -EINVAL;
+		}
+		if (S_ISREG(st.st_mode) && (st.st_size == 0 || st.st_size % 512)) {
+			log_err("disk %s: its size (%lld bytes) is not a whole number of 512-byte "
+				"sectors", dc->path, (long long)st.st_size);
+			return -EINVAL;
+		}
+	}
+	return 0;
+}
+
+static int spawn_disks(struct vm *vm)
+{
+	for (size_t i = 0; i < vm->cfg->ndisks; i++) {
+		const struct disk_config *dc = &vm->cfg->disks[i];
+		struct device_spec spec = {.type = "block", .backend_fd = vm->disk_fds[i]};
+		char name[DEVICE_NAME_MAX];
+		size_t a = 0;
+		int ret;
+
+		snprintf(name, sizeof(name), "blk%u", (unsigned int)(i % CONFIG_DISKS_MAX));
+		spec.name = name;
+		if (dc->read_only)
+			spec.args[a++] = "--read-only";
+		if (dc->id) {
+			spec.args[a++] = "--serial";
+			spec.args[a++] = dc->id;
+		}
+		/* The device host owns the fd from here, on failure too. */
+		vm->disk_fds[i] = -1;
+		ret = device_host_spawn(&vm->devices, &spec);
+		if (ret < 0)
+			return ret;
+	}
+	return 0;
+}
+
 /* The virtio devices, each its own vmm-device process, before any vCPU runs. */
 static int setup_virtio(struct vm *vm)
 {
@@ -159,6 +218,9 @@ static int setup_virtio(struct vm *vm)
 	if (ret < 0)
 		return ret;
 	vm->devices_ready = true;
+	ret = spawn_disks(vm);
+	if (ret < 0)
+		return ret;
 	if (vm->cfg->rng_enabled) {
 		ret = spawn_rng(vm);
 		if (ret < 0)
@@ -396,6 +458,8 @@ static void vm_destroy(struct vm *vm)
 	guest_mem_destroy(&vm->mem);
 	kvm_close(&vm->kvm);
 	close_fd(&vm->serial_fd);
+	for (size_t i = 0; i < CONFIG_DISKS_MAX; i++)
+		close_fd(&vm->disk_fds[i]);
 	close_fd(&vm->signal_fd);
 	close_fd(&vm->stop_fd);
 }
@@ -411,7 +475,7 @@ static int vm_build(struct vm *vm)
 		return VMM_EXIT_USAGE;
 	if (guest_mem_init(&vm->mem, vm->cfg->memory_mib << 20) < 0)
 		return VMM_EXIT_FAILURE;
-	if (load_guest(vm, &entry) < 0)
+	if (load_guest(vm, &entry) < 0 || open_disks(vm) < 0)
 		return VMM_EXIT_USAGE;
 	if (kvm_open(&vm->kvm, err, sizeof(err)) < 0) {
 		log_err("%s", err);
@@ -444,6 +508,8 @@ int vm_run(const struct vm_config *cfg)
 	vm->kvm.kvm_fd = vm->kvm.vm_fd = -1;
 	vm->mem.fd = vm->serial_fd = vm->signal_fd = -1;
 	vm->console.in_fd = -1;
+	for (size_t i = 0; i < CONFIG_DISKS_MAX; i++)
+		vm->disk_fds[i] = -1;
 	vm->env = (struct vcpu_env){
 		.pio = &vm->pio,
 		.mmio = &vm->mmio,

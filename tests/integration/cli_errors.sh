@@ -49,6 +49,11 @@ if [ -n "${TINY_DIR:-}" ] && [ -f "$TINY_DIR/hello_pvh.elf" ]; then
 		--memory 100000000
 	expect 2 'memory' run --kernel "$TINY_DIR/hello_pvh.elf" --memory 16
 	expect 2 'cpus' run --kernel "$TINY_DIR/hello_pvh.elf" --cpus 0
+	expect 2 'disk .*No such file' run --kernel "$TINY_DIR/hello_pvh.elf" \
+		--disk "$WORK/no-such.img"
+	truncate -s 1000 "$WORK/odd.img"
+	expect 2 'not a whole number of 512-byte sectors' run --kernel "$TINY_DIR/hello_pvh.elf" \
+		--disk "$WORK/odd.img"
 	if [ ! -e /dev/kvm ]; then
 		expect 1 'no /dev/kvm' run --kernel "$TINY_DIR/hello_pvh.elf" --memory 64
 	fi
