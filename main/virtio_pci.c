@@ -34,8 +34,8 @@
 #define VIRTIO_F_NOTIF_CONFIG_DATA 39
 #define VIRTIO_F_RING_RESET 40
 #define VIRTIO_F_ADMIN_VQ 41
-#define UNSUPPORTED_FEATURES                                                                      \
-	(1ull << VIRTIO_F_SR_IOV | 1ull << VIRTIO_F_NOTIF_CONFIG_DATA |                           \
+#define UNSUPPORTED_FEATURES                                                                       \
+	(1ull << VIRTIO_F_SR_IOV | 1ull << VIRTIO_F_NOTIF_CONFIG_DATA |                            \
 	 1ull << VIRTIO_F_RING_RESET | 1ull << VIRTIO_F_ADMIN_VQ)
 
 /* PCI class per virtio type, as QEMU has them; everything else is 0x00ff. */

@@ -4,7 +4,7 @@ set -u
 
 : "${VMM:?VMM must point at the vmm binary}"
 TEST_NAME=$(basename "$0" .sh)
-WORK=$(mktemp -d "/tmp/vmm-test-$TEST_NAME.XXXXXX")
+WORK=$(mktemp -d "${TMPDIR:-/tmp}/vmm-test-$TEST_NAME.XXXXXX")
 PIDS=()
 FAILURES=0
 CHECKS=0
