@@ -10,7 +10,7 @@ PKGS=(
 	# tests; clang and its runtime for the libFuzzer targets (tests/fuzz)
 	libcriterion-dev clang libclang-rt-14-dev
 	# test guest: kernel from Debian's source, initramfs tools, disk images
-	linux-source-6.1 bc bison flex libelf-dev libssl-dev cpio xz-utils
+	linux-source-6.1 bc bison flex libelf-dev libssl-dev cpio xz-utils lz4
 	busybox-static e2fsprogs
 	# guest tests: network namespaces, taps
 	iproute2 iputils-ping

@@ -2,7 +2,7 @@
 # Boot benchmark (not a test): our own cost and the guest's time to `Run /init`, beside
 # QEMU on the same kernel and initramfs in the same run.
 #
-#   tests/bench/boot.sh [-n RUNS] [-b BUILD_DIR]
+#   tests/bench/boot.sh [-n RUNS] [-b BUILD_DIR] [-g GUEST_DIR]
 #
 # Prints a Markdown table: median, min and max over RUNS runs, and the ratio to QEMU.
 #   - vmm exec -> first KVM_RUN: from the process's start (/proc/self/stat) to the first
@@ -14,16 +14,18 @@ set -euo pipefail
 
 RUNS=5
 BUILD=build
-while getopts "n:b:" o; do
+GUEST=
+while getopts "n:b:g:" o; do
 	case $o in
 	n) RUNS=$OPTARG ;;
 	b) BUILD=$OPTARG ;;
-	*) echo "usage: $0 [-n RUNS] [-b BUILD_DIR]" >&2; exit 2 ;;
+	g) GUEST=$OPTARG ;;
+	*) echo "usage: $0 [-n RUNS] [-b BUILD_DIR] [-g GUEST_DIR]" >&2; exit 2 ;;
 	esac
 done
 cd "$(dirname "$0")/../.."
 VMM=$BUILD/vmm
-GUEST=$BUILD/guest
+GUEST=${GUEST:-$BUILD/guest}
 TINY=$BUILD/tests/integration/tiny/hello_pvh.elf
 CMDLINE="console=ttyS0 nopv noxsave clearcpuid=popcnt,smap,cx16 reboot=k panic=1"
 BOOT_LIMIT=${BOOT_LIMIT:-600}
