@@ -38,7 +38,11 @@ int blk_parse_options(int argc, char **argv, struct blk_opts *o)
 			o->read_only = true;
 			continue;
 		}
-		if (strcmp(argv[i], "--serial") == 0 && i + 1 < argc)
+		if (strcmp(argv[i], "--serial") == 0 && i + 1 == argc) {
+			log_err("block: --serial needs an ID");
+			return -EINVAL;
+		}
+		if (strcmp(argv[i], "--serial") == 0)
 			ret = set_serial(o, argv[++i]);
 		else if (strncmp(argv[i], serial_eq, sizeof(serial_eq) - 1) == 0)
 			ret = set_serial(o, argv[i] + sizeof(serial_eq) - 1);

@@ -5,9 +5,11 @@
 #include "vdev.h"
 
 extern const struct vdev_ops rng_ops;
+extern const struct vdev_ops blk_ops;
 
 static const struct vdev_ops *const devices[] = {
 	&rng_ops,
+	&blk_ops,
 };
 
 const struct vdev_ops *device_table_find(const char *name)
