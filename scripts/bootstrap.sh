@@ -11,7 +11,7 @@ PKGS=(
 	libcriterion-dev clang libclang-rt-14-dev
 	# test guest: kernel from Debian's source, initramfs tools, disk images
 	linux-source-6.1 bc bison flex libelf-dev libssl-dev cpio xz-utils lz4
-	busybox-static e2fsprogs
+	busybox-static e2fsprogs fio
 	# guest tests: network namespaces, taps
 	iproute2 iputils-ping
 	# benchmarks (the anchor), and tests/nested on hosts without /dev/kvm

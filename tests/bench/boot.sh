@@ -105,7 +105,7 @@ done
 row() { # name unit values...
 	local name=$1 ref=$2
 	shift 2
-	read -r med min max < <(stats "$@")
+	read -r med min max <<<"$(stats "$@")"
 	local ratio=""
 	[ -n "$ref" ] && ratio=$(awk -v a="$med" -v b="$ref" 'BEGIN { printf "%.2f", a / b }')
 	printf '| %s | %s | %s | %s | %s |\n' "$name" "$med" "$min" "$max" "$ratio"
@@ -119,7 +119,7 @@ echo "| --- | --- | --- | --- | --- |"
 row "vmm: exec -> first KVM_RUN" "" "${first_run[@]}"
 row "vmm: exec -> exit, tiny guest" "" "${tiny[@]}"
 pc_med=""
-[ ${#pc_init[@]} -gt 0 ] && read -r pc_med _ _ < <(stats "${pc_init[@]}")
+[ ${#pc_init[@]} -gt 0 ] && read -r pc_med _ _ <<<"$(stats "${pc_init[@]}")"
 row "vmm: exec -> Run /init" "$pc_med" "${vmm_init[@]}"
 [ ${#microvm_init[@]} -gt 0 ] && row "QEMU -M microvm: exec -> Run /init" "$pc_med" "${microvm_init[@]}"
 [ ${#pc_init[@]} -gt 0 ] && row "QEMU -M pc: exec -> Run /init" "$pc_med" "${pc_init[@]}"

@@ -86,7 +86,8 @@ static void census(struct fd_census *c)
 		n = readlink(path, link, sizeof(link) - 1);
 		cr_assert_gt(n, 0);
 		link[n] = '\0';
-		cr_assert_null(strstr(link, marker), "fd %d of the harness leaked in: %s", fd, link);
+		cr_assert_null(strstr(link, marker), "fd %d of the harness leaked in: %s", fd,
+			       link);
 		c->total++;
 		if (strcmp(link, "anon_inode:[eventfd]") == 0)
 			c->eventfds++;

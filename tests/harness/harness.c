@@ -633,8 +633,8 @@ static void put_ind_desc(uint8_t *table, unsigned int i, const struct harness_bu
 {
 	uint64_t a = htole64(b->gpa);
 	uint32_t l = htole32(b->len);
-	uint16_t f = htole16((uint16_t)((b->write ? VIRTQ_DESC_F_WRITE : 0) |
-					(last ? 0 : VIRTQ_DESC_F_NEXT)));
+	uint16_t f = htole16(
+	    (uint16_t)((b->write ? VIRTQ_DESC_F_WRITE : 0) | (last ? 0 : VIRTQ_DESC_F_NEXT)));
 	uint16_t nx = htole16((uint16_t)(last ? 0 : i + 1));
 
 	memcpy(table + 16 * i, &a, 8);

@@ -67,10 +67,10 @@ struct harness_queue {
 	uint16_t nfree;
 	uint16_t chain_next[HARNESS_QUEUE_MAX]; /* our record of each chain we built */
 	uint16_t chain_len[HARNESS_QUEUE_MAX];	/* descriptors in the chain at this head */
-	bool always_kick; /* ignore the device's kick suppression */
-	bool manual_irq;  /* leave used_event alone (EVENT_IDX tests set it themselves) */
-	uint64_t irqs;	  /* interrupt eventfd counts read so far */
-	uint64_t kicks;	  /* kicks written */
+	bool always_kick;			/* ignore the device's kick suppression */
+	bool manual_irq; /* leave used_event alone (EVENT_IDX tests set it themselves) */
+	uint64_t irqs;	 /* interrupt eventfd counts read so far */
+	uint64_t kicks;	 /* kicks written */
 };
 
 struct harness_spec {
@@ -97,7 +97,8 @@ struct harness {
 	unsigned int nqueues; /* laid out by harness_layout() */
 	struct harness_queue q[MSG_DEVICE_MAX_QUEUES];
 
-	/* The mem tube server (a thread: the device blocks on it while we may be in a ctrl call). */
+	/* The mem tube server (a thread: the device blocks on it while we may be in a ctrl call).
+	 */
 	pthread_t mem_thread;
 	bool mem_running;
 	int mem_stop_fd;

@@ -14,7 +14,7 @@ uint64_t harness_blk_alloc_req(struct harness *h)
 	return harness_alloc(h, 64);
 }
 
-static void put_header(struct harness *h, uint64_t req, uint32_t type, uint64_t sector)
+void harness_blk_header(struct harness *h, uint64_t req, uint32_t type, uint64_t sector)
 {
 	uint8_t *p = harness_ptr(h, req, 64);
 	uint32_t t = htole32(type), reserved = 0;
@@ -33,7 +33,7 @@ int harness_blk_add(struct harness *h, unsigned int qi, uint64_t req, uint32_t t
 	struct harness_buf b[3];
 	unsigned int n = 0;
 
-	put_header(h, req, type, sector);
+	harness_blk_header(h, req, type, sector);
 	b[n++] = (struct harness_buf){.gpa = req, .len = 16, .write = false};
 	if (len)
 		b[n++] = (struct harness_buf){.gpa = data, .len = len, .write = data_in};

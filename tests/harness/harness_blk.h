@@ -44,6 +44,8 @@ _Static_assert(sizeof(struct harness_blk_range) == 16, "discard/write zeroes seg
 
 /* A request area (header + status) in guest memory: 0 when guest memory is used up. */
 uint64_t harness_blk_alloc_req(struct harness *h);
+/* Writes the header of a request into the area req and sets its status byte to 0xff. */
+void harness_blk_header(struct harness *h, uint64_t req, uint32_t type, uint64_t sector);
 /*
  * Queues one request using the area req: header, then data[0..len) (device-writable for IN and
  * GET_ID, readable otherwise; left out when len is 0), then the status byte, set to 0xff first.

@@ -6,8 +6,10 @@
  * error RESPONSE, never a crash.
  */
 #include <criterion/criterion.h>
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <stdio.h>
 #include <string.h>
 #include <sys/eventfd.h>
 #include <unistd.h>
@@ -355,8 +357,8 @@ struct raw_hdr {
 };
 
 /* Sends raw bytes; the answer must be an error RESPONSE, and the device must keep answering. */
-static void expect_error(const void *buf, size_t len, const int *fds, unsigned int nfds,
-			 int want, const char *what)
+static void expect_error(const void *buf, size_t len, const int *fds, unsigned int nfds, int want,
+			 const char *what)
 {
 	struct device_response r;
 	int ret = harness_call_raw(&h, buf, len, fds, nfds, &r);
@@ -372,8 +374,26 @@ static void expect_error(const void *buf, size_t len, const int *fds, unsigned i
 	cr_assert_eq(harness_hello(&h), 0, "%s: no HELLO after it", what);
 }
 
+/* Entries in /proc/PID/fd of the device. */
+static unsigned int device_fds(void)
+{
+	char dir[64];
+	struct dirent *e;
+	unsigned int n = 0;
+	DIR *d;
+
+	snprintf(dir, sizeof(dir), "/proc/%d/fd", (int)h.pid);
+	d = opendir(dir);
+	cr_assert_not_null(d);
+	while ((e = readdir(d)))
+		n += e->d_name[0] != '.';
+	closedir(d);
+	return n;
+}
+
 static void malformed_ctrl(void)
 {
+	unsigned int nfds = device_fds();
 	uint8_t big[MSG_MAX_SIZE + 64] = {0};
 	struct raw_hdr hello = {MSG_DEVICE_HELLO, 8};
 	struct raw_hdr hello16[2] = {{MSG_DEVICE_HELLO, 16}, {0, 0}};
@@ -397,6 +417,7 @@ static void malformed_ctrl(void)
 	expect_error(&hello, sizeof(hello), fds, TUBE_MAX_FDS, -EPROTO, "HELLO with 64 fds");
 	for (unsigned int i = 0; i < TUBE_MAX_FDS; i++)
 		close(fds[i]);
+	cr_assert_eq(device_fds(), nfds, "fds of refused messages kept by the device");
 }
 
 /* An encoded ACTIVATE for the laid-out queues, then broken by the caller. */
@@ -414,9 +435,13 @@ static size_t activate_bytes(uint8_t *out, struct device_request *q)
 	q->activate.nqueues = 1;
 	q->activate.mem_fd = MSG_FD_NONE;
 	q->activate.config_irq_fd = MSG_FD_NONE;
-	q->activate.queues[0] = (struct msg_device_queue){
-		.desc = h.q[0].desc, .avail = h.q[0].avail, .used = h.q[0].used,
-		.size = h.q[0].size, .enabled = 1, .kick_fd = MSG_FD_NONE, .irq_fd = MSG_FD_NONE};
+	q->activate.queues[0] = (struct msg_device_queue){.desc = h.q[0].desc,
+							  .avail = h.q[0].avail,
+							  .used = h.q[0].used,
+							  .size = h.q[0].size,
+							  .enabled = 1,
+							  .kick_fd = MSG_FD_NONE,
+							  .irq_fd = MSG_FD_NONE};
 	cr_assert_eq(msg_device_encode_request(q, 0, wire, sizeof(wire), &len), 0);
 	memcpy(out, wire, len);
 	return len;

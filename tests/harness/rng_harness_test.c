@@ -96,8 +96,8 @@ Test(rng_harness, chained_writable_buffers)
 
 	cr_assert_eq(harness_activate(&h, F_ALL), 0);
 	for (unsigned int i = 0; i < 4; i++)
-		b[i] = (struct harness_buf){.gpa = harness_alloc(&h, lens[i]), .len = lens[i],
-					    .write = true};
+		b[i] = (struct harness_buf){
+		    .gpa = harness_alloc(&h, lens[i]), .len = lens[i], .write = true};
 	cr_assert_eq(harness_run(&h, 0, b, 4, false, &u), 0);
 	cr_assert_eq(u.len, 4101);
 	/* The last segment is one byte: zero by chance 1 time in 256, so not checked. */
@@ -114,7 +114,8 @@ Test(rng_harness, indirect_chain)
 	cr_assert_eq(harness_activate(&h, F_ALL), 0);
 	fill_one(4096, true);
 	for (unsigned int i = 0; i < 3; i++)
-		b[i] = (struct harness_buf){.gpa = harness_alloc(&h, 512), .len = 512, .write = true};
+		b[i] =
+		    (struct harness_buf){.gpa = harness_alloc(&h, 512), .len = 512, .write = true};
 	cr_assert_eq(harness_run(&h, 0, b, 3, true, &u), 0);
 	cr_assert_eq(u.len, 1536);
 	for (unsigned int i = 0; i < 3; i++)
@@ -132,7 +133,8 @@ Test(rng_harness, full_ring_batches)
 		unsigned int got = 0;
 
 		for (uint16_t i = 0; i < size; i++) {
-			struct harness_buf b = {.gpa = harness_alloc(&h, 16), .len = 16, .write = true};
+			struct harness_buf b = {
+			    .gpa = harness_alloc(&h, 16), .len = 16, .write = true};
 
 			cr_assert_geq(harness_add(&h, 0, &b, 1, false), 0);
 		}
@@ -270,6 +272,6 @@ Test(rng_harness, shutdown_exits)
 	for (int i = 0; i < 500 && harness_alive(&h); i++)
 		usleep(10 * 1000);
 	cr_assert_not(harness_alive(&h));
-	cr_assert(WIFEXITED(h.exit_status) && WEXITSTATUS(h.exit_status) == 0,
-		  "exit status 0x%x", h.exit_status);
+	cr_assert(WIFEXITED(h.exit_status) && WEXITSTATUS(h.exit_status) == 0, "exit status 0x%x",
+		  h.exit_status);
 }
