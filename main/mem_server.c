@@ -126,6 +126,7 @@ static void *mem_thread(void *arg)
 {
 	struct device_host *h = arg;
 
+	pthread_setname_np(pthread_self(), "vmm-mem");
 	for (;;) {
 		struct epoll_event ev[8];
 		int n = epoll_wait(h->mem_epfd, ev, (int)ARRAY_SIZE(ev), -1);
