@@ -8,6 +8,7 @@
 #include <fcntl.h>
 #include <limits.h>
 #include <linux/fs.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/stat.h>
@@ -43,12 +44,6 @@ struct blk {
 	struct iovec iov[VIRTQ_CHAIN_MAX];
 	uint8_t zero[BLK_ZERO_CHUNK];
 };
-
-/*
- * Storage for this process's one block device, reached only through d->priv. Not malloc'd:
- * entry.c has no teardown hook to free it, and LeakSanitizer would report it at exit.
- */
-static struct blk blk_state;
 
 /* A handler does the checked request r; sets *written (data bytes given to the guest). */
 typedef uint8_t (*blk_handler)(struct blk *b, int fd, const struct virtq_chain *c,
@@ -111,8 +106,10 @@ static int blk_init(struct vdev *d, int argc, char **argv)
 		log_err("block needs its disk image at fd %d", VDEV_FD_BACKEND);
 		return -EBADF;
 	}
-	b = &blk_state;
-	memset(b, 0, sizeof(*b));
+	b = calloc(1, sizeof(*b));
+	if (!b)
+		return -ENOMEM;
+	d->priv = b; /* freed by blk_destroy(), on failure too */
 	ret = blk_parse_options(argc, argv, &b->opts);
 	if (!ret)
 		ret = check_backend_mode(d->backend_fd, b->opts.read_only);
@@ -126,8 +123,13 @@ static int blk_init(struct vdev *d, int argc, char **argv)
 		return ret;
 	d->features = (d->features & ~BLK_FEATURES_RW) | blk_features(b->opts.read_only);
 	blk_config_fill(d->config, b->capacity, b->opts.read_only);
-	d->priv = b;
 	return 0;
+}
+
+static void blk_destroy(struct vdev *d)
+{
+	free(d->priv);
+	d->priv = NULL;
 }
 
 static int blk_activate(struct vdev *d)
@@ -416,6 +418,7 @@ const struct vdev_ops blk_ops = {
 	.features = BLK_FEATURES_RW, /* blk_init() swaps in BLK_FEATURES_RO for --read-only */
 	.config_size = BLK_CONFIG_SIZE,
 	.init = blk_init,
+	.destroy = blk_destroy,
 	.activate = blk_activate,
 	.notify = blk_notify,
 };

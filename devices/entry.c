@@ -477,6 +477,8 @@ int main(int argc, char **argv)
 		ret = run(&d);
 	if (ret == -EPIPE)
 		ret = 0; /* main went away: nothing left to serve */
+	if (ops->destroy)
+		ops->destroy(&d);
 	if (d.mapped)
 		gmem_unmap(&d.mem);
 	free(d.chain);

@@ -40,6 +40,8 @@ struct vdev_ops {
 	void (*reset)(struct vdev *d);
 	/* The guest kicked queue q. */
 	void (*notify)(struct vdev *d, unsigned int q);
+	/* Optional: frees what init allocated; called once before exit, after init failed too. */
+	void (*destroy)(struct vdev *d);
 };
 
 struct vdev {
