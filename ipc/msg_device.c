@@ -59,6 +59,7 @@ static void swap_info(void *body)
 	msg_swap32(&m->nqueues);
 	msg_swap64(&m->features);
 	msg_swap32(&m->config_size);
+	msg_swap32(&m->shm_size_mib);
 	for (i = 0; i < ARRAY_SIZE(m->queue_max); i++)
 		msg_swap16(&m->queue_max[i]);
 }
@@ -183,8 +184,8 @@ static int check_info(const void *body)
 	const struct msg_device_info *m = body;
 	uint32_t i;
 
-	if (m->pad)
-		return -EBADMSG;
+	if (m->shm_size_mib > MSG_DEVICE_SHM_MAX_MIB || (m->shm_size_mib & (m->shm_size_mib - 1)))
+		return -ERANGE;
 	if (m->device_type < 1 || m->device_type > MSG_DEVICE_TYPE_MAX || m->nqueues < 1 ||
 	    m->nqueues > MSG_DEVICE_MAX_QUEUES || m->config_size > MSG_DEVICE_CONFIG_MAX)
 		return -ERANGE;

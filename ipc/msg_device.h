@@ -19,6 +19,8 @@
 #define MSG_DEVICE_QUEUE_SIZE_MAX 32768
 /* Device ids are those of virtio 1.2, 5; the transport adds them to 0x1040. */
 #define MSG_DEVICE_TYPE_MAX 0xff
+/* The largest shared memory window a device may ask for (it takes PCI MMIO hole space). */
+#define MSG_DEVICE_SHM_MAX_MIB 256
 /* An ACTIVATE's fds: a kick and an interrupt eventfd per queue, the config interrupt, memory. */
 #define MSG_DEVICE_MAX_FDS (2 * MSG_DEVICE_MAX_QUEUES + 2)
 
@@ -90,7 +92,9 @@ struct msg_device_info {
 	uint32_t nqueues;     /* 1..MSG_DEVICE_MAX_QUEUES */
 	uint64_t features;
 	uint32_t config_size; /* 0..MSG_DEVICE_CONFIG_MAX */
-	uint32_t pad;
+	/* the device's shared memory window (virtio shmid 0) in MiB: 0 (none) or a power of two
+	 * up to MSG_DEVICE_SHM_MAX_MIB; main puts it in a BAR and maps into it on request */
+	uint32_t shm_size_mib;
 	uint16_t queue_max[MSG_DEVICE_MAX_QUEUES]; /* powers of two; zero from nqueues on */
 };
 _Static_assert(sizeof(struct msg_device_info) == 56, "info");

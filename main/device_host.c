@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/eventfd.h>
+#include <sys/mman.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -339,6 +340,15 @@ static int attach_pci(struct device_host *h, struct hosted_device *d)
 	if (ret < 0)
 		return ret;
 	d->vp_ready = true;
+	if (d->info.shm_size_mib) {
+		uint64_t size = (uint64_t)d->info.shm_size_mib << 20;
+
+		ret = pci_mmio_alloc(h->pci, size, &bar);
+		if (ret == 0)
+			ret = virtio_pci_add_shm(&d->vp, bar, size);
+		if (ret < 0)
+			return ret;
+	}
 	ret = virtio_pci_bind_irqs(&d->vp, h->router, d->irq_fds, d->config_irq_fd);
 	if (ret == 0)
 		ret = virtio_pci_bind_kicks(&d->vp, h->router, d->kick_fds);
@@ -481,6 +491,10 @@ void device_host_destroy(struct device_host *h)
 			close_fd(&d->irq_fds[q]);
 		}
 		close_fd(&d->config_irq_fd);
+		/* KVM's slots go with the VM fd; main's mappings of device memory go here. */
+		for (unsigned int m = 0; m < DEVICE_SHM_MAPS; m++)
+			if (d->maps[m].used)
+				munmap(d->maps[m].host, d->maps[m].size);
 		tube_close(&d->ctrl);
 		tube_close(&d->mem);
 		pthread_mutex_destroy(&d->ctrl_lock);

@@ -23,6 +23,11 @@
 #define DEVICE_ARGS_MAX 8
 /* How long main waits for a device's answer before it gives up on the device. */
 #define DEVICE_TIMEOUT_MS 5000
+/* Mappings one device may have in its shared memory window at once. */
+#define DEVICE_SHM_MAPS 16
+/* KVM memory slots for device windows: after guest RAM's (0 and 1). */
+#define DEVICE_SLOT_FIRST 8
+#define DEVICE_SLOT_COUNT 256
 
 /* What to start. */
 struct device_spec {
@@ -30,6 +35,15 @@ struct device_spec {
 	const char *name;	/* "rng0", "blk1" */
 	int backend_fd;		/* opened by main; the host takes ownership; -1 for none */
 	const char *args[DEVICE_ARGS_MAX]; /* the device's own options, NULL-terminated */
+};
+
+/* Memory a device asked main to map into its window (RegisterMemory). */
+struct shm_mapping {
+	bool used;
+	uint32_t slot; /* KVM memory slot */
+	uint64_t dest; /* offset in the window */
+	uint64_t size;
+	void *host; /* main's mapping of the device's fd, given to KVM */
 };
 
 struct hosted_device {
@@ -48,6 +62,7 @@ struct hosted_device {
 	int irq_fds[VIRTIO_PCI_MAX_QUEUES];
 	int config_irq_fd;
 	pthread_mutex_t ctrl_lock; /* one request at a time on the ctrl tube */
+	struct shm_mapping maps[DEVICE_SHM_MAPS]; /* only the mem server thread touches these */
 };
 
 struct device_host {
@@ -59,6 +74,7 @@ struct device_host {
 	int devnull;
 	struct hosted_device *devs[DEVICE_HOST_MAX];
 	unsigned int ndevs;
+	bool slot_used[DEVICE_SLOT_COUNT]; /* KVM slots DEVICE_SLOT_FIRST + i */
 	/* mem_server.c */
 	pthread_t mem_thread;
 	bool mem_thread_started;

@@ -6,7 +6,10 @@
 #include <fcntl.h>
 #include <string.h>
 #include <sys/epoll.h>
+#include <linux/kvm.h>
 #include <sys/eventfd.h>
+#include <sys/ioctl.h>
+#include <sys/mman.h>
 #include <unistd.h>
 
 #include "device_host.h"
@@ -63,7 +66,130 @@ static int ioevent(struct hosted_device *d, const struct msg_vm_memory_ioevent *
 	return -EPERM;
 }
 
-static int handle(struct hosted_device *d, const struct vm_memory_request *q, int fd)
+/* PrepareSharedMemoryRegion: the window is fixed in its BAR; check that it is the device's. */
+static int shm_prepare(struct hosted_device *d, const struct msg_vm_memory_prepare *p)
+{
+	if (p->shmid != 0 || !d->vp.shm_size || p->size > d->vp.shm_size) {
+		log_warn("%s: no shared memory window %u of %llu bytes; refused", d->name, p->shmid,
+			 (unsigned long long)p->size);
+		return -EPERM;
+	}
+	return 0;
+}
+
+static int alloc_slot(struct device_host *h, uint32_t *slot)
+{
+	for (uint32_t i = 0; i < DEVICE_SLOT_COUNT; i++)
+		if (!h->slot_used[i]) {
+			h->slot_used[i] = true;
+			*slot = DEVICE_SLOT_FIRST + i;
+			return 0;
+		}
+	return -ENOSPC;
+}
+
+static int set_slot(struct hosted_device *d, const struct shm_mapping *m, bool writable,
+		    uint64_t size)
+{
+	struct kvm_userspace_memory_region r = {
+		.slot = m->slot,
+		.flags = writable ? 0 : KVM_MEM_READONLY,
+		.guest_phys_addr = d->vp.shm_addr + m->dest,
+		.memory_size = size,
+		.userspace_addr = (uint64_t)(uintptr_t)m->host,
+	};
+
+	if (ioctl(d->host->router->vm_fd, KVM_SET_USER_MEMORY_REGION, &r) < 0)
+		return -errno;
+	return 0;
+}
+
+/* Inside the window and clear of what is mapped there already. */
+static int shm_free_range(struct hosted_device *d, uint32_t shmid, uint64_t dest, uint64_t size)
+{
+	if (shmid != 0 || !d->vp.shm_size || dest >= d->vp.shm_size ||
+	    size > d->vp.shm_size - dest) {
+		log_warn("%s: 0x%llx+0x%llx is not inside its shared memory window; refused",
+			 d->name, (unsigned long long)dest, (unsigned long long)size);
+		return -EPERM;
+	}
+	for (unsigned int i = 0; i < DEVICE_SHM_MAPS; i++) {
+		const struct shm_mapping *m = &d->maps[i];
+		if (m->used && dest < m->dest + m->size && m->dest < dest + size)
+			return -EEXIST;
+	}
+	return 0;
+}
+
+/* RegisterMemory / MmapAndRegisterMemory: fd's [off, off + size) at dest in the window. */
+static int shm_register(struct hosted_device *d, uint32_t shmid, uint64_t dest, uint64_t size,
+			uint64_t off, uint32_t prot, int fd, uint32_t *slot)
+{
+	struct shm_mapping *m = NULL;
+	bool writable = prot & MSG_VM_MEMORY_PROT_WRITE;
+	int ret = shm_free_range(d, shmid, dest, size);
+
+	for (unsigned int i = 0; !ret && !m && i < DEVICE_SHM_MAPS; i++)
+		if (!d->maps[i].used)
+			m = &d->maps[i];
+	if (ret || !m)
+		return ret ? ret : -ENOSPC;
+	m->host = mmap(NULL, size, PROT_READ | (writable ? PROT_WRITE : 0), MAP_SHARED, fd,
+		       (off_t)off);
+	if (m->host == MAP_FAILED)
+		return -errno;
+	m->dest = dest;
+	m->size = size;
+	ret = alloc_slot(d->host, &m->slot);
+	if (ret == 0 && (ret = set_slot(d, m, writable, size)) < 0)
+		d->host->slot_used[m->slot - DEVICE_SLOT_FIRST] = false;
+	if (ret < 0) {
+		munmap(m->host, size);
+		return ret;
+	}
+	m->used = true;
+	*slot = m->slot;
+	return 0;
+}
+
+static int shm_unregister(struct hosted_device *d, uint32_t slot)
+{
+	for (unsigned int i = 0; i < DEVICE_SHM_MAPS; i++) {
+		struct shm_mapping *m = &d->maps[i];
+
+		if (!m->used || m->slot != slot)
+			continue;
+		set_slot(d, m, true, 0); /* size 0 deletes the slot */
+		munmap(m->host, m->size);
+		d->host->slot_used[slot - DEVICE_SLOT_FIRST] = false;
+		m->used = false;
+		return 0;
+	}
+	log_warn("%s: slot %u is not one of its mappings; refused", d->name, slot);
+	return -EPERM;
+}
+
+static int handle_shm(struct hosted_device *d, const struct vm_memory_request *q, int fd,
+		      uint32_t *slot)
+{
+	switch (q->hdr.type) {
+	case MSG_VM_MEMORY_PREPARE_SHARED_REGION:
+		return shm_prepare(d, &q->prepare);
+	case MSG_VM_MEMORY_REGISTER:
+		return shm_register(d, q->reg.shmid, q->reg.dest, q->reg.size, q->reg.fd_offset,
+				    q->reg.prot, fd, slot);
+	case MSG_VM_MEMORY_MMAP_AND_REGISTER:
+		return shm_register(d, q->mmap.shmid, q->mmap.dest, q->mmap.size, 0, q->mmap.prot,
+				    fd, slot);
+	case MSG_VM_MEMORY_UNREGISTER:
+		return shm_unregister(d, q->unregister.slot);
+	default:
+		return -EOPNOTSUPP;
+	}
+}
+
+static int handle(struct hosted_device *d, const struct vm_memory_request *q, int fd,
+		  uint32_t *slot)
 {
 	switch (q->hdr.type) {
 	case MSG_VM_MEMORY_FREE_RANGES:
@@ -79,9 +205,7 @@ static int handle(struct hosted_device *d, const struct vm_memory_request *q, in
 	case MSG_VM_MEMORY_NEEDS_RESET:
 		return 0; /* acted on after the answer: see serve() */
 	default:
-		/* No device has a shared memory window yet: nothing to register into. */
-		log_warn("%s: %s is not supported", d->name, msg_vm_memory_name(q->hdr.type));
-		return -EOPNOTSUPP;
+		return handle_shm(d, q, fd, slot);
 	}
 }
 
@@ -93,6 +217,7 @@ static int serve(struct hosted_device *d)
 	struct vm_memory_response r;
 	int fds[TUBE_MAX_FDS];
 	unsigned int nfds = 0;
+	uint32_t slot = UINT32_MAX;
 	size_t len;
 	int ret;
 
@@ -104,13 +229,17 @@ static int serve(struct hosted_device *d)
 	if (ret == 0)
 		ret = msg_vm_memory_decode_request(in, len, nfds, &q);
 	if (ret == 0)
-		ret = handle(d, &q, nfds ? fds[0] : -1);
+		ret = handle(d, &q, nfds ? fds[0] : -1, &slot);
 	else
 		log_warn("%s: bad mem tube request: %s", d->name, strerror(-ret));
 	for (unsigned int i = 0; i < nfds; i++)
 		close(fds[i]);
 	memset(&r, 0, sizeof(r));
 	msg_vm_memory_status(&r, ret);
+	if (ret == 0 && slot != UINT32_MAX) {
+		r.hdr.type = MSG_VM_MEMORY_REGISTERED;
+		r.registered.slot = slot;
+	}
 	if (msg_vm_memory_encode_response(&r, 0, out, sizeof(out), &len) == 0)
 		tube_send(&d->mem, out, len, NULL, 0);
 	/* After the answer, so the device is free to answer main while main takes the lock. */

@@ -803,6 +803,32 @@ int virtio_pci_init(struct virtio_pci *v, uint32_t virtio_type, uint64_t device_
 	return 0;
 }
 
+int virtio_pci_add_shm(struct virtio_pci *v, uint64_t bar_addr, uint64_t size)
+{
+	uint8_t body[22] = {0};
+	int ret;
+
+	/* BAR 2 and 3: prefetchable memory that main fills with KVM memory slots on request. */
+	ret = pci_bar_set(&v->pci, VIRTIO_PCI_SHM_BAR, bar_addr, size,
+			  PCI_BAR_MEM_64 | PCI_BAR_PREFETCH);
+	if (ret < 0)
+		return ret;
+	/* struct virtio_pci_cap64 (virtio 1.2, 4.1.4.7), from cap_len on: shmid 0, all of it. */
+	body[0] = sizeof(body) + 2;
+	body[1] = VIRTIO_PCI_CAP_SHARED_MEMORY_CFG;
+	body[2] = VIRTIO_PCI_SHM_BAR;
+	body[3] = 0; /* shmid */
+	put_le(&body[CAP_OFFSET - 2], 4, 0);
+	put_le(&body[CAP_LENGTH - 2], 4, (uint32_t)size);
+	put_le(&body[18], 4, (uint32_t)(size >> 32)); /* length_hi; offset_hi stays 0 */
+	ret = pci_cap_add(&v->pci, PCI_CAP_ID_VNDR, body, sizeof(body));
+	if (ret < 0)
+		return ret;
+	v->shm_addr = bar_addr;
+	v->shm_size = size;
+	return 0;
+}
+
 /* ---- main's side ---- */
 
 static void unbind_kicks(struct virtio_pci *v)

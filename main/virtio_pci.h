@@ -97,6 +97,8 @@ struct virtio_pci {
 	void *ctx;
 	uint32_t type;
 	uint64_t bar_addr;
+	uint64_t shm_addr; /* the shared memory window, or 0 */
+	uint64_t shm_size;
 	uint32_t config_size;
 	unsigned int nqueues;
 	uint32_t pci_cfg_cap; /* offset of the VIRTIO_PCI_CAP_PCI_CFG window */
@@ -124,6 +126,15 @@ struct virtio_pci {
 
 /* The BAR's MMIO handlers: bus_add(&mmio, v->bar_addr, VIRTIO_PCI_BAR_SIZE, &..., v, name). */
 extern const struct bus_ops virtio_pci_bar_ops;
+
+/* The BAR of the shared memory window, and its capability type. */
+#define VIRTIO_PCI_SHM_BAR 2
+#define VIRTIO_PCI_CAP_SHARED_MEMORY_CFG 8
+/*
+ * Gives the device a shared memory window (virtio shmid 0) of size bytes (a power of two) at
+ * bar_addr, as BAR 2 with its capability. Call after virtio_pci_init, before the guest runs.
+ */
+int virtio_pci_add_shm(struct virtio_pci *v, uint64_t bar_addr, uint64_t size);
 
 /*
  * Builds the function: virtio_type per virtio 1.2 section 5 (device id 0x1040 + type),

@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/eventfd.h>
+#include <sys/mman.h>
 #include <unistd.h>
 
 #include "msg_device.h"
@@ -15,6 +16,7 @@
 #include "tube.h"
 
 static struct tube ctrl = {.fd = 3}, mem = {.fd = 4};
+static uint32_t last_slot = UINT32_MAX;
 
 static int answer_hello(void)
 {
@@ -32,6 +34,7 @@ static int answer_hello(void)
 	r.info.nqueues = 1;
 	r.info.features = 1ULL << 32;
 	r.info.queue_max[0] = 256;
+	r.info.shm_size_mib = 2; /* a 2 MiB shared memory window */
 	if (msg_device_encode_response(&r, 0, out, sizeof(out), &len) < 0)
 		return -1;
 	return tube_send(&ctrl, out, len, NULL, 0);
@@ -49,6 +52,11 @@ static void ask_raw(const char *what, const void *msg, size_t len, const int *fd
 		ret = msg_vm_memory_decode_response(in, rlen, 0, &r);
 	if (ret == 0 && r.hdr.type == MSG_VM_MEMORY_RESPONSE)
 		ret = r.status.status;
+	if (ret == 0 && r.hdr.type == MSG_VM_MEMORY_REGISTERED) {
+		last_slot = r.registered.slot;
+		fprintf(stderr, "evil: %s status 0 slot %u\n", what, last_slot);
+		return;
+	}
 	fprintf(stderr, "evil: %s status %d\n", what, ret);
 }
 
@@ -74,6 +82,64 @@ static void free_range(const char *what, uint64_t gpa, uint64_t len)
 	ask(what, &q, NULL, 0);
 }
 
+static void prepare(const char *what, uint32_t shmid, uint64_t size)
+{
+	struct vm_memory_request q = {.hdr.type = MSG_VM_MEMORY_PREPARE_SHARED_REGION};
+
+	q.prepare.shmid = shmid;
+	q.prepare.size = size;
+	ask(what, &q, NULL, 0);
+}
+
+static void reg(const char *what, uint32_t type, uint64_t dest, int fd)
+{
+	struct vm_memory_request q = {.hdr.type = type};
+
+	if (type == MSG_VM_MEMORY_REGISTER) {
+		q.reg.dest = dest;
+		q.reg.size = 65536;
+		q.reg.prot = MSG_VM_MEMORY_PROT_READ | MSG_VM_MEMORY_PROT_WRITE;
+	} else {
+		q.mmap.dest = dest;
+		q.mmap.size = 65536;
+		q.mmap.prot = MSG_VM_MEMORY_PROT_READ;
+	}
+	ask(what, &q, &fd, 1);
+}
+
+static void unreg(const char *what, uint32_t slot)
+{
+	struct vm_memory_request q = {.hdr.type = MSG_VM_MEMORY_UNREGISTER};
+
+	q.unregister.slot = slot;
+	ask(what, &q, NULL, 0);
+}
+
+/* The shared memory window main gave us: what is ours works, the rest is refused. */
+static void window(int not_memory)
+{
+	int fd = memfd_create("evil-shm", MFD_CLOEXEC);
+	uint32_t mine;
+
+	if (fd < 0 || ftruncate(fd, 65536) < 0) {
+		fprintf(stderr, "evil: no memfd\n");
+		return;
+	}
+	prepare("prepare-window", 0, 1 << 20);
+	prepare("prepare-other-window", 1, 1 << 20);
+	prepare("prepare-too-big", 0, 4 << 20);
+	reg("register-window", MSG_VM_MEMORY_REGISTER, 0, fd);
+	mine = last_slot;
+	reg("register-overlap", MSG_VM_MEMORY_REGISTER, 0, fd);
+	reg("register-outside", MSG_VM_MEMORY_REGISTER, 2 << 20, fd);
+	reg("register-not-memory", MSG_VM_MEMORY_REGISTER, 1 << 20, not_memory);
+	reg("mmap-register-window", MSG_VM_MEMORY_MMAP_AND_REGISTER, 1 << 20, fd);
+	unreg("unregister-guest-ram", 0);
+	unreg("unregister-unknown", 4000);
+	unreg("unregister-own", mine);
+	close(fd);
+}
+
 int main(void)
 {
 	struct vm_memory_request q;
@@ -93,10 +159,7 @@ int main(void)
 	q.ioevent.len = 4;
 	q.ioevent.assign = 1;
 	ask("ioevent-foreign", &q, &efd, 1);
-	memset(&q, 0, sizeof(q));
-	q.hdr.type = MSG_VM_MEMORY_PREPARE_SHARED_REGION;
-	q.prepare.size = 1 << 20;
-	ask("prepare-window", &q, NULL, 0);
+	window(efd);
 	memset(junk, 0xa5, sizeof(junk));
 	ask_raw("garbage", junk, sizeof(junk), NULL, 0);
 	fprintf(stderr, "evil: done\n");

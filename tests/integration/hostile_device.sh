@@ -1,7 +1,7 @@
 #!/bin/bash
 # Main trusts no device: a hostile vmm-device (evil_device.c) asks main for guest memory it
-# may not free, an ioevent at an address that is not its own, a shared memory window it does
-# not have, and sends garbage. Main must refuse each with an error answer and keep the VM up.
+# may not free, an ioevent at an address that is not its own, mappings outside the shared
+# memory window it was given, slots that are not its own, and sends garbage. Main must refuse each with an error answer and keep the VM up.
 # Needs KVM (the device is spawned while the VM is built); the guest is a tiny one that echoes
 # its console until it reads 'q'.
 . "$(dirname "$0")/lib.sh"
@@ -27,7 +27,19 @@ refused() { grep -Eq "evil: $1 status -[0-9]+" "$WORK/err"; }
 check "freeing the LAPIC page (not RAM) is refused" refused free-lapic
 check "freeing past the end of RAM is refused" refused free-past-ram
 check "an ioevent at the IOAPIC is refused" refused ioevent-foreign
-check "a shared memory window it was not given is refused" refused prepare-window
+check "its own shared memory window can be prepared" grep -q 'evil: prepare-window status 0' "$WORK/err"
+check "a window it was not given is refused" refused prepare-other-window
+check "more than its window is refused" refused prepare-too-big
+check "memory registered in its window gets a KVM slot" \
+	grep -Eq 'evil: register-window status 0 slot [0-9]+' "$WORK/err"
+check "a mapping over an existing one is refused" refused register-overlap
+check "a mapping outside its window is refused" refused register-outside
+check "an fd that cannot be mapped is refused" refused register-not-memory
+check "MmapAndRegisterMemory in its window works" \
+	grep -Eq 'evil: mmap-register-window status 0 slot [0-9]+' "$WORK/err"
+check "unregistering guest RAM's slot is refused" refused unregister-guest-ram
+check "unregistering a slot that is not its own is refused" refused unregister-unknown
+check "unregistering its own mapping works" grep -q 'evil: unregister-own status 0' "$WORK/err"
 check "garbage gets an error answer" refused garbage
 check "freeing a page of guest RAM is allowed" grep -q 'evil: free-in-ram status 0' "$WORK/err"
 check "main logged the refusals" grep -q 'is not guest RAM; refused' "$WORK/err"

@@ -336,7 +336,10 @@ Test(msg_device, rejects_nonzero_padding)
 	cr_assert_eq(request_patched(t, REQ(activate.queues[15].pad1), 1), -EBADMSG);
 	cr_assert_eq(request_patched(t, REQ(activate.queues[0].pad0), 1), -EBADMSG);
 	cr_assert_eq(request_patched(t, REQ(activate.queues[1].pad1), 1), -EBADMSG);
-	cr_assert_eq(response_patched(MSG_DEVICE_INFO, RESP(info.pad), 1), -EBADMSG);
+	cr_assert_eq(response_patched(MSG_DEVICE_INFO, RESP(info.shm_size_mib), 3), -ERANGE,
+		     "window not a power of two");
+	cr_assert_eq(response_patched(MSG_DEVICE_INFO, RESP(info.shm_size_mib), 512), -ERANGE,
+		     "window too big");
 	cr_assert_eq(response_patched(MSG_DEVICE_INFO, RESP(info.queue_max[2]), 8), -EBADMSG);
 	cr_assert_eq(response_patched(MSG_DEVICE_CONFIG_DATA, RESP(config_data.pad), 1), -EBADMSG);
 	cr_assert_eq(response_patched(MSG_DEVICE_CONFIG_DATA,
