@@ -182,6 +182,12 @@ int irq_router_irqfd_unbind(struct irq_router *r, int efd, uint32_t gsi)
 
 int irq_router_ioeventfd(struct irq_router *r, int efd, uint64_t addr, uint32_t len, bool assign)
 {
+	return irq_router_ioeventfd_match(r, efd, addr, len, NULL, assign);
+}
+
+int irq_router_ioeventfd_match(struct irq_router *r, int efd, uint64_t addr, uint32_t len,
+			       const uint64_t *datamatch, bool assign)
+{
 	struct kvm_ioeventfd req = {
 		.addr = addr,
 		.len = len,
@@ -190,8 +196,12 @@ int irq_router_ioeventfd(struct irq_router *r, int efd, uint64_t addr, uint32_t 
 	};
 	int ret;
 
-	if (len > 8 || (len & (len - 1)))
+	if (len > 8 || (len & (len - 1)) || (datamatch && len == 0))
 		return -EINVAL;
+	if (datamatch) {
+		req.datamatch = *datamatch;
+		req.flags |= KVM_IOEVENTFD_FLAG_DATAMATCH;
+	}
 	pthread_mutex_lock(&r->lock);
 	ret = r->ops->ioctl(r->ctx, KVM_IOEVENTFD, &req);
 	pthread_mutex_unlock(&r->lock);

@@ -61,5 +61,8 @@ int irq_router_irqfd_unbind(struct irq_router *r, int efd, uint32_t gsi);
  * 0 for any length, KVM's fast MMIO path) at addr signals efd instead of exiting.
  */
 int irq_router_ioeventfd(struct irq_router *r, int efd, uint64_t addr, uint32_t len, bool assign);
+/* The same, signalling only writes of *datamatch (len 1, 2, 4 or 8) when datamatch is set. */
+int irq_router_ioeventfd_match(struct irq_router *r, int efd, uint64_t addr, uint32_t len,
+			       const uint64_t *datamatch, bool assign);
 
 #endif

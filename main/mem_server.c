@@ -51,15 +51,14 @@ static int free_ranges(struct hosted_device *d, const struct msg_vm_memory_range
 	return 0;
 }
 
-/* An ioeventfd only at one of the device's own notify slots, without datamatch. */
+/* An ioeventfd only at one of the device's own notify slots. */
 static int ioevent(struct hosted_device *d, const struct msg_vm_memory_ioevent *e, int fd)
 {
 	for (unsigned int q = 0; q < d->info.nqueues; q++) {
 		if (e->addr != virtio_pci_notify_addr(&d->vp, q))
 			continue;
-		if (e->has_datamatch)
-			return -EOPNOTSUPP;
-		return irq_router_ioeventfd(d->host->router, fd, e->addr, e->len, e->assign);
+		return irq_router_ioeventfd_match(d->host->router, fd, e->addr, e->len,
+						  e->has_datamatch ? &e->datamatch : NULL, e->assign);
 	}
 	log_warn("%s: ioevent at 0x%llx is not one of its notify addresses; refused", d->name,
 		 (unsigned long long)e->addr);

@@ -197,6 +197,19 @@ Test(irq_router, ioeventfd)
 	cr_assert_eq(f.ioevs[1].flags, KVM_IOEVENTFD_FLAG_DEASSIGN);
 }
 
+Test(irq_router, ioeventfd_with_datamatch)
+{
+	uint64_t match = 0x1234;
+
+	cr_assert_eq(irq_router_ioeventfd_match(&r, 9, 0xc0003004, 2, &match, true), 0);
+	cr_assert_eq(irq_router_ioeventfd_match(&r, 9, 0xc0003004, 0, &match, true), -EINVAL,
+		     "any-length cannot match data");
+	cr_assert_eq(f.nioev, 1);
+	cr_assert_eq(f.ioevs[0].len, 2);
+	cr_assert_eq(f.ioevs[0].datamatch, 0x1234);
+	cr_assert_eq(f.ioevs[0].flags, KVM_IOEVENTFD_FLAG_DATAMATCH);
+}
+
 Test(irq_router, real_ioctl_reports_errno)
 {
 	struct irq_router k;
