@@ -522,7 +522,7 @@ static uint8_t *read_guest(const char *name, size_t *len)
 	char path[512];
 	uint8_t *buf;
 
-	snprintf(path, sizeof(path), "%s/../guest/out/%s", TEST_DATA_DIR, name);
+	snprintf(path, sizeof(path), "%s/%s", GUEST_DIR, name);
 	if (read_file(path, &buf, len))
 		return NULL;
 	return buf;
@@ -537,7 +537,7 @@ static void boot_real(const char *name, enum kernel_format want, enum boot_cpu_m
 
 	k = read_guest(name, &klen);
 	if (!k)
-		cr_skip_test("tests/guest/out/%s not built yet (tests/guest/build.sh)", name);
+		cr_skip_test("%s/%s not built yet (cmake --build . --target guest)", GUEST_DIR, name);
 	cr_assert_eq(boot_detect(k, klen), want, "%s detected as %s", name,
 		     boot_format_name(boot_detect(k, klen)));
 	mem = mem_new(&m, MIB(256));
