@@ -15,11 +15,11 @@
 
 #define VDEV_MAX_QUEUES MSG_DEVICE_MAX_QUEUES
 
-/* The fds a device process starts with (main's device_host.c puts them there). */
-#define VDEV_FD_CTRL 3	  /* ctrl tube: main asks, we answer */
-#define VDEV_FD_MEM 4	  /* mem tube: we ask, main answers */
-#define VDEV_FD_GUEST 5	  /* guest memory memfd */
-#define VDEV_FD_BACKEND 6 /* the backend main opened: image, /dev/urandom (optional) */
+/* The fds a device process starts with: ipc/msg_device.h. */
+#define VDEV_FD_CTRL MSG_DEVICE_FD_CTRL
+#define VDEV_FD_MEM MSG_DEVICE_FD_MEM
+#define VDEV_FD_GUEST MSG_DEVICE_FD_GUEST
+#define VDEV_FD_BACKEND MSG_DEVICE_FD_BACKEND
 
 struct vdev;
 

@@ -24,6 +24,18 @@
 /* An ACTIVATE's fds: a kick and an interrupt eventfd per queue, the config interrupt, memory. */
 #define MSG_DEVICE_MAX_FDS (2 * MSG_DEVICE_MAX_QUEUES + 2)
 
+/*
+ * The fds a vmm-device process starts with, put there by whoever spawns it (main's
+ * device_host.c, the device harness); nothing else is open but 0, 1 and 2.
+ */
+enum msg_device_fd {
+	MSG_DEVICE_FD_CTRL = 3,	   /* ctrl tube: main asks, the device answers */
+	MSG_DEVICE_FD_MEM = 4,	   /* mem tube: the device asks, main answers */
+	MSG_DEVICE_FD_GUEST = 5,   /* guest memory memfd */
+	MSG_DEVICE_FD_BACKEND = 6, /* the backend main opened (optional) */
+	MSG_DEVICE_FD_END = 7,
+};
+
 enum msg_device_type {
 	/* main -> device */
 	MSG_DEVICE_HELLO = 0x0101,

@@ -18,8 +18,9 @@
 #include "log.h"
 #include "util.h"
 
-/* The fds a vmm-device starts with: devices/vdev.h says the same. */
-enum { CHILD_FD_CTRL = 3, CHILD_FD_MEM, CHILD_FD_GUEST, CHILD_FD_BACKEND, CHILD_FD_END };
+/* The fds a vmm-device starts with: ipc/msg_device.h. */
+#define CHILD_FD_CTRL MSG_DEVICE_FD_CTRL
+#define CHILD_FD_END MSG_DEVICE_FD_END
 
 static int find_device_bin(struct device_host *h)
 {

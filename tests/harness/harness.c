@@ -25,8 +25,8 @@
 #define VMM_DEVICE_BIN_DEFAULT "vmm-device"
 #endif
 
-/* The fds a vmm-device starts with (devices/vdev.h). */
-enum { CHILD_FD_CTRL = 3, CHILD_NFDS = 4 };
+/* The fds a vmm-device starts with: ipc/msg_device.h. */
+enum { CHILD_FD_CTRL = MSG_DEVICE_FD_CTRL, CHILD_NFDS = MSG_DEVICE_FD_END - MSG_DEVICE_FD_CTRL };
 #define ARGS_MAX 32
 
 /* Split ring offsets (virtio 1.2, 2.7), as devices/virtq.c has them. */
