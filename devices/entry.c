@@ -17,6 +17,7 @@
 #include <sys/prctl.h>
 #include <unistd.h>
 
+#include "jail.h"
 #include "log.h"
 #include "util.h"
 #include "msg_vm_memory.h"
@@ -31,9 +32,38 @@ struct entry_args {
 	const char *type;
 	const char *name;
 	pid_t parent;
+	bool jail;	   /* --jail UID:GID */
+	unsigned int uid;  /* inside the jail */
+	unsigned int gid;
+	bool learn;	   /* --learn: hand the seccomp listener to main */
+	const char *hook;  /* --test-hook NAME (VMM_TEST_HOOKS builds only) */
 	int dev_argc;
 	char **dev_argv;
 };
+
+static bool fd_open(int fd)
+{
+	return fcntl(fd, F_GETFD) >= 0;
+}
+
+static int parse_ids(const char *s, struct entry_args *a)
+{
+	char *end;
+	unsigned long uid, gid;
+
+	errno = 0;
+	uid = strtoul(s, &end, 10);
+	if (errno || end == s || *end != ':')
+		return -EINVAL;
+	s = end + 1;
+	gid = strtoul(s, &end, 10);
+	if (errno || end == s || *end || uid > UINT32_MAX - 1 || gid > UINT32_MAX - 1)
+		return -EINVAL;
+	a->jail = true;
+	a->uid = (unsigned int)uid;
+	a->gid = (unsigned int)gid;
+	return 0;
+}
 
 static int parse_args(int argc, char **argv, struct entry_args *a)
 {
@@ -41,6 +71,11 @@ static int parse_args(int argc, char **argv, struct entry_args *a)
 		{"type", required_argument, NULL, 't'},
 		{"name", required_argument, NULL, 'n'},
 		{"parent", required_argument, NULL, 'p'},
+		{"jail", required_argument, NULL, 'j'},
+		{"learn", no_argument, NULL, 'l'},
+#ifdef VMM_TEST_HOOKS
+		{"test-hook", required_argument, NULL, 'H'},
+#endif
 		{NULL, 0, NULL, 0},
 	};
 	int c;
@@ -53,30 +88,118 @@ static int parse_args(int argc, char **argv, struct entry_args *a)
 			a->name = optarg;
 		else if (c == 'p')
 			a->parent = (pid_t)strtol(optarg, NULL, 10);
+		else if (c == 'j' && parse_ids(optarg, a) == 0)
+			continue;
+		else if (c == 'l')
+			a->learn = true;
+		else if (c == 'H')
+			a->hook = optarg;
 		else
 			return -EINVAL;
 	}
-	if (!a->type || !a->name || a->parent <= 0)
+	if (!a->type || !a->name || a->parent <= 0 || (a->learn && !a->jail))
 		return -EINVAL;
 	a->dev_argc = argc - optind;
 	a->dev_argv = argv + optind;
 	return 0;
 }
 
-/* Dies with main: the kernel's parent-death signal, and a check for a parent already gone. */
-static int tie_to_parent(pid_t parent)
+/*
+ * Dies with main: the kernel's parent-death signal, and a check for a parent already gone (in
+ * its own pid namespace a jailed device sees no parent: a gone main shows as a closed tube).
+ */
+static int tie_to_parent(const struct entry_args *a)
 {
+	pid_t ppid;
+
 	if (prctl(PR_SET_PDEATHSIG, SIGKILL) < 0)
 		return -errno;
-	if (getppid() != parent)
+	ppid = getppid();
+	if (ppid != a->parent && !(a->jail && ppid == 0))
 		return -ESRCH;
 	return 0;
 }
 
-static bool fd_open(int fd)
+/*
+ * A syscall the filter refused lands here (SECCOMP_RET_TRAP): tell main which one on the ctrl
+ * tube, then exit. Only sendmsg and exit_group, both in common_device.policy.
+ */
+static void on_sigsys(int sig, siginfo_t *si, void *uc)
 {
-	return fcntl(fd, F_GETFD) >= 0;
+	struct device_response r = {.hdr.type = MSG_DEVICE_SECCOMP_TRAP};
+	struct tube ctrl = {.fd = VDEV_FD_CTRL};
+	uint8_t out[64];
+	size_t len;
+
+	(void)sig;
+	(void)uc;
+	r.trap.nr = si->si_syscall;
+	r.trap.arch = si->si_arch;
+	if (msg_device_encode_response(&r, 0, out, sizeof(out), &len) == 0)
+		tube_send(&ctrl, out, len, NULL, 0);
+	_exit(128 + SIGSYS);
 }
+
+/* Learning: the seccomp listener goes to main before anything else happens. */
+static int hand_over_listener(int listener)
+{
+	struct device_response r = {.hdr.type = MSG_DEVICE_SECCOMP_LISTENER};
+	struct tube t = {.fd = JAIL_HANDOVER_FD};
+	uint8_t out[64];
+	size_t len;
+	int ret = msg_device_encode_response(&r, 1, out, sizeof(out), &len);
+
+	if (ret == 0)
+		ret = tube_send(&t, out, len, &listener, 1);
+	close(listener);
+	close(JAIL_HANDOVER_FD);
+	return ret;
+}
+
+/* The jail (jail.h): before anything the guest wrote is read. Returns 0 or _exits. */
+static int enter_jail(const struct entry_args *a)
+{
+	struct sigaction sa = {.sa_sigaction = on_sigsys, .sa_flags = SA_SIGINFO};
+	struct jail_enter_args j = {
+		.name = a->name,
+		.uid = a->uid,
+		.gid = a->gid,
+		.filter_fd = MSG_DEVICE_FD_SECCOMP,
+		.keep_below = MSG_DEVICE_FD_SECCOMP,
+		.learn = a->learn,
+	};
+	int listener = -1;
+
+	if (!fd_open(MSG_DEVICE_FD_SECCOMP)) {
+		log_err("jailed without its seccomp filter at fd %d", MSG_DEVICE_FD_SECCOMP);
+		return -EBADF;
+	}
+	sigemptyset(&sa.sa_mask);
+	if (sigaction(SIGSYS, &sa, NULL) < 0)
+		return -errno;
+	if (a->learn && dup2(VDEV_FD_CTRL, JAIL_HANDOVER_FD) < 0)
+		return -errno;
+	jail_enter(&j, &listener);
+	return a->learn ? hand_over_listener(listener) : 0;
+}
+
+#ifdef VMM_TEST_HOOKS
+static const char *test_hook;
+
+/*
+ * Test-only misbehaviour at the first kick, chosen by main's VMM_TEST_DEVICE_HOOK (never by a
+ * guest or vm.toml; absent from builds without VMM_TEST_HOOKS).
+ */
+static void run_test_hook(void)
+{
+	if (test_hook && strcmp(test_hook, "forbidden-syscall") == 0) {
+		log_info("test hook: calling openat, which no device policy allows");
+		int fd = openat(AT_FDCWD, "/", O_RDONLY | O_CLOEXEC);
+		if (fd >= 0)
+			close(fd);
+	}
+}
+#endif
 
 static void vdev_init(struct vdev *d, const struct vdev_ops *ops, const char *name)
 {
@@ -390,6 +513,9 @@ static void serve_kick(struct loop *l, unsigned int q)
 
 	if (q >= d->nqueues || read(d->kick_fd[q], &count, sizeof(count)) < 0)
 		return;
+#ifdef VMM_TEST_HOOKS
+	run_test_hook();
+#endif
 	if (d->active && !d->broken && !d->sleeping)
 		d->ops->notify(d, q);
 }
@@ -454,7 +580,7 @@ int main(int argc, char **argv)
 		return 2;
 	}
 	log_set_name(a.name);
-	if (tie_to_parent(a.parent) < 0) {
+	if (tie_to_parent(&a) < 0) {
 		log_err("vmm (pid %d) is gone", (int)a.parent);
 		return 1;
 	}
@@ -467,8 +593,16 @@ int main(int argc, char **argv)
 		log_err("started without the ctrl tube, mem tube and guest memory at fds 3, 4, 5");
 		return 2;
 	}
+	if (!a.jail && fd_open(MSG_DEVICE_FD_SECCOMP))
+		close(MSG_DEVICE_FD_SECCOMP);
+#ifdef VMM_TEST_HOOKS
+	test_hook = a.hook;
+#endif
+	if (a.jail && enter_jail(&a) < 0) {
+		log_err("could not enter its jail");
+		return 1;
+	}
 	vdev_init(&d, ops, a.name);
-	/* The jail (issue 4) goes here: before anything the guest wrote is read. */
 	d.chain = malloc(sizeof(*d.chain));
 	if (!d.chain)
 		return 1;

@@ -216,6 +216,21 @@ static int check_status(const void *body)
 	return m->pad ? -EBADMSG : msg_check_status(m->status);
 }
 
+static void swap_trap(void *body)
+{
+	struct msg_device_seccomp_trap *m = body;
+
+	msg_swap_s32(&m->nr);
+	msg_swap32(&m->arch);
+}
+
+static int check_trap(const void *body)
+{
+	const struct msg_device_seccomp_trap *m = body;
+
+	return m->nr < 0 || m->nr > 4095 ? -ERANGE : 0;
+}
+
 /* type, name, body size, fds, swap, check, fds named by the body */
 static const struct msg_kind request_kinds[] = {
     {MSG_DEVICE_HELLO, "HELLO", 0, 0, NULL, NULL, NULL},
@@ -237,6 +252,9 @@ static const struct msg_kind response_kinds[] = {
      swap_config_data, check_config_data, NULL},
     {MSG_DEVICE_RESPONSE, "RESPONSE", sizeof(struct msg_device_status), 0, swap_status,
      check_status, NULL},
+    {MSG_DEVICE_SECCOMP_TRAP, "SECCOMP_TRAP", sizeof(struct msg_device_seccomp_trap), 0,
+     swap_trap, check_trap, NULL},
+    {MSG_DEVICE_SECCOMP_LISTENER, "SECCOMP_LISTENER", 0, 1, NULL, NULL, NULL},
 };
 
 static const struct msg_catalogue requests = {request_kinds, ARRAY_SIZE(request_kinds)};
@@ -279,4 +297,22 @@ const char *msg_device_name(uint32_t type)
 	if (!name)
 		name = msg_name(&responses, type);
 	return name ? name : "unknown";
+}
+
+int msg_device_recv_listener(struct tube *t, int timeout_ms, int *fd)
+{
+	uint8_t in[MSG_MAX_SIZE];
+	struct device_response r;
+	unsigned int nfds = 0;
+	size_t len;
+	int ret = tube_recv(t, in, sizeof(in), &len, fd, 1, &nfds, timeout_ms);
+
+	if (ret < 0)
+		return ret;
+	ret = msg_device_decode_response(in, len, nfds, &r);
+	if (ret == 0 && r.hdr.type != MSG_DEVICE_SECCOMP_LISTENER)
+		ret = -EPROTO;
+	if (ret < 0 && nfds > 0)
+		close_fd(fd);
+	return ret;
 }

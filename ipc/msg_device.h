@@ -33,7 +33,8 @@ enum msg_device_fd {
 	MSG_DEVICE_FD_MEM = 4,	   /* mem tube: the device asks, main answers */
 	MSG_DEVICE_FD_GUEST = 5,   /* guest memory memfd */
 	MSG_DEVICE_FD_BACKEND = 6, /* the backend main opened (optional) */
-	MSG_DEVICE_FD_END = 7,
+	MSG_DEVICE_FD_SECCOMP = 7, /* a jailed device's compiled filter; closed by the jail */
+	MSG_DEVICE_FD_END = 8,
 };
 
 enum msg_device_type {
@@ -50,6 +51,10 @@ enum msg_device_type {
 	MSG_DEVICE_INFO = 0x0181,	 /* answers HELLO */
 	MSG_DEVICE_CONFIG_DATA = 0x0182, /* answers CONFIG_READ */
 	MSG_DEVICE_RESPONSE = 0x0183,	 /* answers the rest, and any request that failed */
+	/* device -> main, unasked: the last thing a device sends */
+	MSG_DEVICE_SECCOMP_TRAP = 0x0184, /* its filter refused a syscall; it exits */
+	/* device -> main, unasked, before HELLO when learning: the seccomp listener (1 fd) */
+	MSG_DEVICE_SECCOMP_LISTENER = 0x0185,
 };
 
 struct msg_device_config_read {
@@ -124,6 +129,12 @@ struct msg_device_status {
 };
 _Static_assert(sizeof(struct msg_device_status) == 8, "status");
 
+struct msg_device_seccomp_trap {
+	int32_t nr;    /* the x86_64 syscall number */
+	uint32_t arch; /* AUDIT_ARCH_* it was made with */
+};
+_Static_assert(sizeof(struct msg_device_seccomp_trap) == 8, "seccomp_trap");
+
 /* HELLO, RESET, SLEEP, WAKE and SHUTDOWN have no body. */
 struct device_request {
 	struct msg_hdr hdr;
@@ -142,6 +153,7 @@ struct device_response {
 		struct msg_device_info info;
 		struct msg_device_config_data config_data;
 		struct msg_device_status status;
+		struct msg_device_seccomp_trap trap;
 	};
 };
 _Static_assert(offsetof(struct device_response, info) == sizeof(struct msg_hdr), "body");
@@ -160,5 +172,12 @@ int msg_device_encode_response(const struct device_response *m, unsigned int nfd
 void msg_device_status(struct device_response *r, int err);
 /* The type's name for logs. */
 const char *msg_device_name(uint32_t type);
+
+struct tube;
+/*
+ * Main's side of a learning device's first message: its SECCOMP_LISTENER, within timeout_ms.
+ * 0 and the listener in *fd (the caller's to close), or -errno (-EPROTO for another message).
+ */
+int msg_device_recv_listener(struct tube *t, int timeout_ms, int *fd);
 
 #endif

@@ -9,6 +9,9 @@
 #include <linux/fs.h>
 #include <linux/futex.h>
 #include <linux/if_tun.h>
+#include <linux/kvm.h>
+#include <linux/seccomp.h>
+#include <sched.h>
 #include <seccomp.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -23,6 +26,7 @@
 #include <sys/prctl.h>
 #include <sys/random.h>
 #include <sys/socket.h>
+#include <sys/wait.h>
 #include <time.h>
 
 #include "util.h"
@@ -80,6 +84,18 @@ static const struct constant constants[] = {
 	K(SIG_BLOCK), K(SIG_UNBLOCK), K(SIG_SETMASK),
 	K(FALLOC_FL_KEEP_SIZE), K(FALLOC_FL_PUNCH_HOLE), K(FALLOC_FL_ZERO_RANGE),
 	K(GRND_NONBLOCK), K(GRND_RANDOM),
+	K(AT_EMPTY_PATH),
+	K(SIGKILL), K(SIGUSR1), K(SIGSYS),
+	/* glibc's SIGSETXID, which pthread_create() installs and unblocks; strace's name for it */
+	{ "SIGRT_1", (uint64_t)(__SIGRTMIN + 1) },
+	K(WNOHANG),
+	K(CLONE_VM), K(CLONE_FS), K(CLONE_FILES), K(CLONE_SIGHAND), K(CLONE_THREAD),
+	K(CLONE_SYSVSEM), K(CLONE_SETTLS), K(CLONE_PARENT_SETTID), K(CLONE_CHILD_CLEARTID),
+	K(CLONE_CHILD_SETTID), K(CLONE_UNTRACED),
+	K(SECCOMP_SET_MODE_STRICT), K(SECCOMP_SET_MODE_FILTER),
+	K(KVM_RUN), K(KVM_IRQ_LINE), K(KVM_IRQ_LINE_STATUS), K(KVM_IRQFD), K(KVM_IOEVENTFD),
+	K(KVM_SET_GSI_ROUTING), K(KVM_SET_USER_MEMORY_REGION), K(KVM_GET_REGS), K(KVM_GET_SREGS),
+	K(KVM_TRANSLATE),
 };
 #undef K
 /* clang-format on */

@@ -2,7 +2,12 @@
 #include "seccomp.h"
 
 #include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "log.h"
 
@@ -87,22 +92,91 @@ static int add_policy_rule(scmp_filter_ctx ctx, const struct policy_rule *r)
 	return ret;
 }
 
-int seccomp_compile(const struct policy *p, enum seccomp_mode mode, scmp_filter_ctx *out)
+static uint32_t default_action(enum seccomp_mode mode)
+{
+	switch (mode) {
+	case SECCOMP_MODE_LOG:
+		return SCMP_ACT_LOG;
+	case SECCOMP_MODE_TRAP:
+		return SCMP_ACT_TRAP;
+	case SECCOMP_MODE_LEARN:
+		return SCMP_ACT_NOTIFY;
+	default:
+		return SCMP_ACT_KILL_PROCESS;
+	}
+}
+
+static int compile_many(const struct policy *const *ps, size_t n, enum seccomp_mode mode,
+			scmp_filter_ctx *out)
 {
 	scmp_filter_ctx ctx;
 	int ret = 0;
 
-	ctx = seccomp_init(mode == SECCOMP_MODE_LOG ? SCMP_ACT_LOG : SCMP_ACT_KILL_PROCESS);
+	ctx = seccomp_init(default_action(mode));
 	if (!ctx)
 		return -ENOMEM;
-	for (size_t i = 0; i < p->nrules && ret == 0; i++)
-		ret = add_policy_rule(ctx, &p->rules[i]);
+	if (mode == SECCOMP_MODE_LEARN) {
+		/* Learning watches every syscall; only the hand-over of the listener cannot wait
+		 * for the listener. */
+		ret = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(sendmsg), 1,
+				       SCMP_A0(SCMP_CMP_EQ, JAIL_HANDOVER_FD));
+		n = 0;
+	}
+	for (size_t k = 0; k < n && ret == 0; k++)
+		for (size_t i = 0; i < ps[k]->nrules && ret == 0; i++)
+			ret = add_policy_rule(ctx, &ps[k]->rules[i]);
 	if (ret < 0) {
 		seccomp_release(ctx);
 		return ret;
 	}
 	*out = ctx;
 	return 0;
+}
+
+int seccomp_compile(const struct policy *p, enum seccomp_mode mode, scmp_filter_ctx *out)
+{
+	return compile_many(&p, 1, mode, out);
+}
+
+int seccomp_build(const struct policy *const *ps, size_t n, enum seccomp_mode mode,
+		  struct jail_filter *out)
+{
+	scmp_filter_ctx ctx;
+	struct stat st;
+	int fd, ret;
+
+	memset(out, 0, sizeof(*out));
+	ret = compile_many(ps, n, mode, &ctx);
+	if (ret < 0)
+		return ret;
+	fd = memfd_create("vmm-bpf", MFD_CLOEXEC);
+	if (fd < 0) {
+		ret = -errno;
+		goto out_release;
+	}
+	ret = seccomp_export_bpf(ctx, fd);
+	if (ret == 0 && fstat(fd, &st) < 0)
+		ret = -errno;
+	if (ret == 0 && (st.st_size <= 0 || st.st_size % sizeof(struct sock_filter) ||
+			 st.st_size / sizeof(struct sock_filter) > BPF_MAXINSNS))
+		ret = -E2BIG;
+	if (ret == 0) {
+		out->insns = malloc((size_t)st.st_size);
+		if (!out->insns)
+			ret = -ENOMEM;
+	}
+	if (ret == 0 && pread(fd, out->insns, (size_t)st.st_size, 0) != st.st_size)
+		ret = -EIO;
+	if (ret == 0)
+		out->len = (unsigned short)(st.st_size / sizeof(struct sock_filter));
+	else
+		jail_filter_free(out);
+	close(fd);
+	if (ret < 0)
+		log_err("seccomp: exporting the filter failed: %s", strerror(-ret));
+out_release:
+	seccomp_release(ctx);
+	return ret;
 }
 
 int seccomp_load_policy(const struct policy *p, enum seccomp_mode mode)
@@ -117,5 +191,33 @@ int seccomp_load_policy(const struct policy *p, enum seccomp_mode mode)
 		log_err("seccomp: loading the filter failed: %s", strerror(-ret));
 	/* Frees only heap memory: no syscall the new filter would have to allow. */
 	seccomp_release(ctx);
+	return ret;
+}
+
+int seccomp_build_named(const char *dir, const char *name, enum seccomp_mode mode,
+			struct jail_filter *out, char *path, size_t pathlen)
+{
+	struct policy p[2] = {0};
+	const struct policy *ps[2] = {&p[0], &p[1]};
+	char err[1024], extra[4096];
+	size_t n = 0;
+	int ret;
+
+	snprintf(path, pathlen, "%s/%s.policy", dir, name);
+	ret = policy_load(path, &p[n], err, sizeof(err));
+	if (ret == 0)
+		n++;
+	snprintf(extra, sizeof(extra), "%s/sanitizer.policy", dir);
+	if (ret == 0 && SECCOMP_SANITIZED) {
+		ret = policy_load(extra, &p[n], err, sizeof(err));
+		if (ret == 0)
+			n++;
+	}
+	if (ret < 0)
+		log_err("%s", err);
+	else
+		ret = seccomp_build(ps, n, mode, out);
+	for (size_t i = 0; i < n; i++)
+		policy_free(&p[i]);
 	return ret;
 }

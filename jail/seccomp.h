@@ -9,12 +9,17 @@
 #ifndef VMM_JAIL_SECCOMP_H
 #define VMM_JAIL_SECCOMP_H
 
+#include "jail.h"
 #include "policy.h"
 
 enum seccomp_mode {
-	SECCOMP_MODE_KILL, /* anything not allowed kills the whole process with SIGSYS */
-	SECCOMP_MODE_LOG,  /* anything not allowed is logged by the kernel and runs: for writing
-			      policies */
+	SECCOMP_MODE_KILL,  /* anything not allowed kills the whole process with SIGSYS */
+	SECCOMP_MODE_LOG,   /* anything not allowed is logged by the kernel and runs: for writing
+			       policies */
+	SECCOMP_MODE_TRAP,  /* anything not allowed raises SIGSYS, whose handler reports it and
+			       exits (a jailed process) */
+	SECCOMP_MODE_LEARN, /* every syscall goes to the listener (vmm policy learn), but a
+			       sendmsg on JAIL_HANDOVER_FD that hands the listener over */
 };
 
 /*
@@ -28,5 +33,31 @@ int seccomp_compile(const struct policy *p, enum seccomp_mode mode, scmp_filter_
  * only call it where a jail is wanted, or in a child process of a test.
  */
 int seccomp_load_policy(const struct policy *p, enum seccomp_mode mode);
+
+/*
+ * Compiles the union of ps[0..n) (one syscall named in two is allowed when either allows it)
+ * into BPF for jail_filter_load() or a device's MSG_DEVICE_FD_SECCOMP. 0 or -errno (logged).
+ */
+int seccomp_build(const struct policy *const *ps, size_t n, enum seccomp_mode mode,
+		  struct jail_filter *out);
+
+/* Built with AddressSanitizer: its runtime's syscalls (sanitizer.policy) are added. */
+#if defined(__SANITIZE_ADDRESS__)
+#define SECCOMP_SANITIZED 1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define SECCOMP_SANITIZED 1
+#endif
+#endif
+#ifndef SECCOMP_SANITIZED
+#define SECCOMP_SANITIZED 0
+#endif
+
+/*
+ * Loads <dir>/<name>.policy (plus <dir>/sanitizer.policy in a sanitizer build) and builds its
+ * filter. The path is written to path. A policy error is logged as "FILE:LINE:COL: message".
+ */
+int seccomp_build_named(const char *dir, const char *name, enum seccomp_mode mode,
+			struct jail_filter *out, char *path, size_t pathlen);
 
 #endif

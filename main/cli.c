@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "policy_cmd.h"
 #include "toml.h"
 #include "util.h"
 
@@ -154,6 +155,10 @@ static const struct cli_flag run_flags[] = {
 	 .repeatable = true, .help = "raw disk image; ro: read-only, id: its serial"},
 	{.name = "--no-rng", .key = "rng.enabled", .value = "false",
 	 .help = "no virtio-rng device (default: one)"},
+	{.name = "--jail", .key = "jail.enabled", .value = "true",
+	 .help = "jail every device process (the default)"},
+	{.name = "--no-jail", .key = "jail.enabled", .value = "false",
+	 .help = "no jail, no seccomp (devices stay processes)"},
 };
 /* clang-format on */
 
@@ -299,6 +304,19 @@ static int parse_no_args(int n, char **args, enum cli_command *cmd, struct vm_co
 	return 0;
 }
 
+/* `vmm policy ...`: its verb and arguments are policy_cmd_main()'s to check. */
+static int parse_policy(int n, char **args, enum cli_command *cmd, struct vm_config *cfg,
+			char *err, size_t errlen)
+{
+	(void)n;
+	(void)args;
+	(void)cmd;
+	(void)cfg;
+	(void)err;
+	(void)errlen;
+	return 0;
+}
+
 static const struct cli_cmd {
 	const char *name;
 	enum cli_command cmd;
@@ -306,6 +324,7 @@ static const struct cli_cmd {
 		     size_t errlen);
 } commands[] = {
 	{"run", CLI_RUN, parse_run},
+	{"policy", CLI_POLICY, parse_policy},
 	{"help", CLI_HELP, parse_no_args},
 	{"--help", CLI_HELP, parse_no_args},
 	{"-h", CLI_HELP, parse_no_args},
@@ -337,11 +356,13 @@ int cli_parse(int argc, char **argv, enum cli_command *cmd, struct vm_config *cf
 
 void cli_usage(FILE *out)
 {
-	fprintf(out, "usage: vmm run [--config FILE] [options]\n"
-		     "       vmm help | --help | -h\n"
+	fprintf(out, "usage: vmm run [--config FILE] [options]\n");
+	policy_cmd_synopsis(out, "      ");
+	fprintf(out, "       vmm help | --help | -h\n"
 		     "       vmm --version\n"
 		     "\n"
 		     "Runs a KVM virtual machine set up by FILE (vm.toml) and the options.\n"
+		     "vmm policy checks and audits the seccomp policies (vmm policy --help).\n"
 		     "\n"
 		     "run options:\n");
 	for (size_t i = 0; i < ARRAY_SIZE(run_flags); i++) {

@@ -1,5 +1,6 @@
 /*
- * The command line: `vmm run [flags]`, `vmm help | --help | -h`, `vmm --version`.
+ * The command line: `vmm run [flags]`, `vmm policy VERB ...` (policy_cmd.h),
+ * `vmm help | --help | -h`, `vmm --version`.
  * Flags override vm.toml; each flag is one row of a table in cli.c.
  */
 #ifndef VMM_MAIN_CLI_H
@@ -10,7 +11,7 @@
 
 #include "config.h"
 
-enum cli_command { CLI_RUN, CLI_HELP, CLI_VERSION };
+enum cli_command { CLI_RUN, CLI_HELP, CLI_VERSION, CLI_POLICY };
 
 struct cli_flag;
 
@@ -29,7 +30,8 @@ struct cli_run_opts {
 };
 
 /*
- * Parses argv (argv[0] = "vmm"). For run: loads --config if given, applies the other flags
+ * Parses argv (argv[0] = "vmm"). For policy: nothing more (main.c hands argv + 2 to
+ * policy_cmd_main()). For run: loads --config if given, applies the other flags
  * over it, then config_validate(). Initializes cfg itself (config_init) and leaves it ready
  * for config_free() whatever the result. Returns 0, or -EINVAL with err set to one line:
  * "vmm: --cpus: 'x' is not a number", "vm.toml:3:8: ...". The caller exits 2 on error.

@@ -53,6 +53,10 @@ struct config_array {
 	size_t max;
 };
 
+static const char *const seccomp_modes[] = {
+	[JAIL_SECCOMP_KILL] = "kill", [JAIL_SECCOMP_LOG] = "log", NULL,
+};
+
 static const char *const serial_modes[] = {
 	[SERIAL_STDIO] = "stdio", [SERIAL_FILE] = "file", [SERIAL_NONE] = "none", NULL,
 };
@@ -93,6 +97,15 @@ static const struct config_key keys[] = {
 	 .count_off = OFF(ncpu_hide), .known = cpuid_feature_known,
 	 .known_names = cpuid_feature_names, .noun = "CPU feature"},
 	{.section = "rng", .name = "enabled", .kind = KIND_BOOL, .off = OFF(rng_enabled)},
+	{.section = "jail", .name = "enabled", .kind = KIND_BOOL, .off = OFF(jail.enabled)},
+	{.section = "jail", .name = "uid", .kind = KIND_UINT, .off = OFF(jail.uid),
+	 .min = 1, .max = UINT32_MAX - 1},
+	{.section = "jail", .name = "gid", .kind = KIND_UINT, .off = OFF(jail.gid),
+	 .min = 1, .max = UINT32_MAX - 1},
+	{.section = "jail", .name = "policy_dir", .kind = KIND_PATH, .off = OFF(jail.policy_dir),
+	 .min = 1, .max = PATH_MAX - 1},
+	{.section = "jail", .name = "seccomp", .kind = KIND_ENUM, .off = OFF(jail.seccomp),
+	 .choices = seccomp_modes},
 };
 
 #define DISK(field) offsetof(struct disk_config, field)
@@ -806,6 +819,9 @@ void config_init(struct vm_config *cfg)
 	cfg->cmdline = (char *)default_cmdline;
 	cfg->serial_mode = SERIAL_STDIO;
 	cfg->rng_enabled = true;
+	cfg->jail.enabled = true;
+	cfg->jail.uid = JAIL_ID_DEFAULT;
+	cfg->jail.gid = JAIL_ID_DEFAULT;
 }
 
 void config_free(struct vm_config *cfg)

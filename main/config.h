@@ -8,6 +8,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "jail.h"
+
 enum serial_mode { SERIAL_STDIO, SERIAL_FILE, SERIAL_NONE };
 
 /* Where a setting came from, for errors found after the merge. */
@@ -51,6 +53,9 @@ struct vm_config {
 	bool rng_enabled;	   /* [rng] enabled, default true */
 	struct disk_config *disks; /* [[disk]] in file order, then --disk flags in theirs */
 	size_t ndisks;		   /* at most CONFIG_DISKS_MAX */
+	struct jail_config jail;   /* [jail] enabled (default true), uid, gid (default 65534),
+				      policy_dir, seccomp = "kill" | "log" */
+	unsigned int run_seconds;  /* stop after this long (vmm policy learn --seconds); 0: no */
 	char *config_path;	   /* the file read, or NULL */
 	struct config_origin origin[CONFIG_KEYS_MAX]; /* per key, in config.c's table order */
 };

@@ -16,6 +16,7 @@
 
 #include "layout.h"
 #include "log.h"
+#include "seccomp.h"
 #include "util.h"
 
 /* The fds a vmm-device starts with: ipc/msg_device.h. */
@@ -66,7 +67,27 @@ int device_host_init(struct device_host *h, const struct guest_mem *mem, struct 
 	ret = find_device_bin(h);
 	if (ret < 0)
 		close_fd(&h->devnull);
+#ifdef VMM_TEST_HOOKS
+	h->test_hook = getenv("VMM_TEST_DEVICE_HOOK");
+#endif
 	return ret;
+}
+
+int device_host_set_jail(struct device_host *h, const struct jail_config *jail)
+{
+	if (jail_policy_dir(jail->policy_dir, h->policy_dir, sizeof(h->policy_dir)) < 0) {
+		log_err("jail: no policy directory (%s); set [jail] policy_dir, or run with "
+			"--no-jail", jail->policy_dir ? jail->policy_dir : "none installed");
+		return -ENOENT;
+	}
+	h->userns = geteuid() != 0;
+	if (jail->seccomp == JAIL_SECCOMP_LEARN) {
+		h->learn = jail_learn_start();
+		if (!h->learn)
+			return -ENOMEM;
+	}
+	h->jail = jail;
+	return 0;
 }
 
 /*
@@ -74,12 +95,16 @@ int device_host_init(struct device_host *h, const struct guest_mem *mem, struct 
  * (moving every source above the targets first so none is clobbered), stdin and stdout on
  * /dev/null, closes everything else, and execs.
  */
-static void child_exec(const struct device_host *h, const int *src, char *const *argv)
+static void child_exec(const struct device_host *h, const int *src, char *const *argv,
+		       uid_t uid, gid_t gid)
 {
 	static char *const envp[] = {NULL};
 	int tmp[CHILD_FD_END - CHILD_FD_CTRL];
 	sigset_t none;
 
+	/* A user namespace maps root inside to vmm's own ids, before exec keeps its caps. */
+	if (h->jail && h->userns && jail_map_ids(uid, gid) < 0)
+		_exit(126);
 	/* main blocks its signals for its signalfd; a blocked mask would survive the exec */
 	sigemptyset(&none);
 	sigprocmask(SIG_SETMASK, &none, NULL);
@@ -91,15 +116,31 @@ static void child_exec(const struct device_host *h, const int *src, char *const 
 	for (int i = 0; i < CHILD_FD_END - CHILD_FD_CTRL; i++)
 		if (tmp[i] >= 0 && dup2(tmp[i], CHILD_FD_CTRL + i) < 0)
 			_exit(127);
-	/* Nothing else crosses into the device: not main's KVM fds, not the other devices'. */
-	if (syscall(SYS_close_range, CHILD_FD_CTRL + (src[3] >= 0 ? 4 : 3), ~0U, 0) < 0)
+	/* Nothing else crosses into the device: not main's KVM fds, not the other devices'. An
+	 * absent backend or filter leaves its number free, so the fds after it keep theirs. */
+	for (int i = 0; i < CHILD_FD_END - CHILD_FD_CTRL; i++)
+		if (src[i] < 0)
+			close(CHILD_FD_CTRL + i);
+	if (syscall(SYS_close_range, CHILD_FD_END, ~0U, 0) < 0)
 		_exit(127);
 	execve(h->device_bin, argv, envp);
 	_exit(127);
 }
 
-static int build_argv(const struct device_spec *s, char *parent, char **argv, size_t max)
+/* The test hook for device name, from VMM_TEST_DEVICE_HOOK=NAME:HOOK, or NULL. */
+static const char *test_hook_for(const struct device_host *h, const char *name)
 {
+	size_t len = strlen(name);
+
+	if (!h->test_hook || strncmp(h->test_hook, name, len) != 0 || h->test_hook[len] != ':')
+		return NULL;
+	return h->test_hook + len + 1;
+}
+
+static int build_argv(const struct device_host *h, const struct device_spec *s, char *parent,
+		      char *ids, char **argv, size_t max)
+{
+	const char *hook = test_hook_for(h, s->name);
 	size_t n = 0;
 
 	argv[n++] = "vmm-device";
@@ -109,6 +150,16 @@ static int build_argv(const struct device_spec *s, char *parent, char **argv, si
 	argv[n++] = (char *)s->name;
 	argv[n++] = "--parent";
 	argv[n++] = parent;
+	if (h->jail) {
+		argv[n++] = "--jail";
+		argv[n++] = ids;
+		if (h->learn)
+			argv[n++] = "--learn";
+	}
+	if (hook) {
+		argv[n++] = "--test-hook";
+		argv[n++] = (char *)hook;
+	}
 	argv[n++] = "--";
 	for (size_t i = 0; i < DEVICE_ARGS_MAX && s->args[i]; i++) {
 		if (n + 1 >= max)
@@ -119,36 +170,89 @@ static int build_argv(const struct device_spec *s, char *parent, char **argv, si
 	return 0;
 }
 
+static enum seccomp_mode device_seccomp_mode(const struct jail_config *j)
+{
+	if (j->seccomp == JAIL_SECCOMP_LEARN)
+		return SECCOMP_MODE_LEARN;
+	return j->seccomp == JAIL_SECCOMP_LOG ? SECCOMP_MODE_LOG : SECCOMP_MODE_TRAP;
+}
+
+/* The device's filter, compiled from <policy_dir>/<type>.policy, in a memfd. */
+static int filter_fd_for(struct device_host *h, const char *type, char *path, size_t pathlen)
+{
+	struct jail_filter f;
+	int ret = seccomp_build_named(h->policy_dir, type, device_seccomp_mode(h->jail), &f, path,
+				      pathlen);
+
+	if (ret < 0)
+		return ret;
+	ret = jail_filter_memfd(&f);
+	jail_filter_free(&f);
+	if (ret < 0)
+		log_err("seccomp filter of %s: %s", type, strerror(-ret));
+	return ret;
+}
+
+/* Learning: the device's first message is its seccomp listener. */
+static int take_listener(struct device_host *h, struct hosted_device *d, const char *policy_path)
+{
+	int fd = -1;
+	int ret = msg_device_recv_listener(&d->ctrl, DEVICE_TIMEOUT_MS, &fd);
+
+	if (ret < 0) {
+		log_err("%s did not hand its seccomp listener over: %s", d->name, strerror(-ret));
+		return ret;
+	}
+	return jail_learn_add(h->learn, d->name, policy_path, fd);
+}
+
 static int start_process(struct device_host *h, struct hosted_device *d, const struct device_spec *s)
 {
 	struct tube ctrl_child, mem_child;
-	char parent[16], *argv[8 + DEVICE_ARGS_MAX + 1];
-	int src[4], ret;
+	char parent[16], ids[32], policy[4096], *argv[16 + DEVICE_ARGS_MAX + 1];
+	uid_t uid = geteuid();
+	gid_t gid = getegid();
+	int src[5] = {-1, -1, -1, -1, -1}, ret;
 
 	snprintf(parent, sizeof(parent), "%d", (int)getpid());
-	ret = build_argv(s, parent, argv, ARRAY_SIZE(argv));
+	/* In a user namespace only root inside exists (mapped to vmm's own ids). */
+	if (h->jail)
+		snprintf(ids, sizeof(ids), "%u:%u", h->userns ? 0 : h->jail->uid,
+			 h->userns ? 0 : h->jail->gid);
+	ret = build_argv(h, s, parent, ids, argv, ARRAY_SIZE(argv));
+	if (ret == 0 && h->jail) {
+		src[4] = filter_fd_for(h, s->type, policy, sizeof(policy));
+		ret = src[4] < 0 ? src[4] : 0;
+	}
 	if (ret == 0)
 		ret = tube_pair(&d->ctrl, &ctrl_child);
 	if (ret < 0)
-		return ret;
+		goto out_filter;
 	ret = tube_pair(&d->mem, &mem_child);
 	if (ret < 0) {
 		tube_close(&ctrl_child);
-		return ret;
+		goto out_filter;
 	}
 	src[0] = ctrl_child.fd;
 	src[1] = mem_child.fd;
 	src[2] = h->mem->fd;
 	src[3] = s->backend_fd;
-	d->pid = fork();
+	d->pid = h->jail ? jail_clone(h->userns) : fork();
 	if (d->pid == 0)
-		child_exec(h, src, argv);
-	ret = d->pid < 0 ? -errno : 0;
+		child_exec(h, src, argv, uid, gid);
+	ret = d->pid < 0 ? (h->jail ? d->pid : -errno) : 0;
 	if (ret < 0)
-		log_err_errno("fork for %s", s->name);
+		log_err("%s: cannot start %s: %s%s", h->jail ? "jail: new namespaces" : "fork",
+			s->name, strerror(-ret),
+			h->jail ? " (vmm run --no-jail runs devices unjailed)" : "");
 	d->alive = d->pid > 0;
+	d->jailed = h->jail != NULL;
 	tube_close(&ctrl_child);
 	tube_close(&mem_child);
+	if (ret == 0 && h->learn)
+		ret = take_listener(h, d, policy);
+out_filter:
+	close_fd(&src[4]);
 	return ret;
 }
 
@@ -169,6 +273,11 @@ static int ctrl_call(struct hosted_device *d, const struct device_request *q, co
 	ret = tube_call(&d->ctrl, out, len, fds, nfds, in, sizeof(in), &rlen, DEVICE_TIMEOUT_MS);
 	if (ret == 0)
 		ret = msg_device_decode_response(in, rlen, 0, r);
+	if (ret == 0 && r->hdr.type == MSG_DEVICE_SECCOMP_TRAP) {
+		/* Its filter stopped it while it served us: the reaper reports it. */
+		d->trap_nr = r->trap.nr;
+		ret = -EPIPE;
+	}
 	pthread_mutex_unlock(&d->ctrl_lock);
 	if (ret == -ETIMEDOUT || ret == -EBADMSG || ret == -ENOMSG || ret == -ERANGE) {
 		/* A tube out of step or a device that speaks nonsense is not trusted again. */
@@ -371,6 +480,7 @@ static struct hosted_device *new_device(struct device_host *h, const struct devi
 	snprintf(d->name, sizeof(d->name), "%s", s->name);
 	snprintf(d->type, sizeof(d->type), "%s", s->type);
 	d->ctrl.fd = d->mem.fd = d->config_irq_fd = -1;
+	d->trap_nr = -1;
 	for (unsigned int i = 0; i < VIRTIO_PCI_MAX_QUEUES; i++)
 		d->kick_fds[i] = d->irq_fds[i] = -1;
 	pthread_mutex_init(&d->ctrl_lock, NULL);
@@ -413,9 +523,41 @@ static struct hosted_device *by_pid(struct device_host *h, pid_t pid)
 	return NULL;
 }
 
+/* A SECCOMP_TRAP the device sent before it exited, if any is waiting on its ctrl tube. */
+static int trapped_syscall(struct hosted_device *d)
+{
+	uint8_t in[MSG_MAX_SIZE];
+	struct device_response r;
+	unsigned int nfds = 0;
+	size_t len;
+	int fd = -1;
+
+	pthread_mutex_lock(&d->ctrl_lock);
+	while (d->trap_nr < 0 && tube_recv(&d->ctrl, in, sizeof(in), &len, &fd, 1, &nfds, 0) == 0) {
+		close_fd(&fd);
+		if (msg_device_decode_response(in, len, nfds, &r) == 0 &&
+		    r.hdr.type == MSG_DEVICE_SECCOMP_TRAP)
+			d->trap_nr = r.trap.nr;
+	}
+	pthread_mutex_unlock(&d->ctrl_lock);
+	return d->trap_nr;
+}
+
 static void report_death(struct hosted_device *d, int status)
 {
-	if (WIFSIGNALED(status))
+	int nr = d->jailed ? trapped_syscall(d) : -1;
+
+	if (nr >= 0) {
+		char *name = seccomp_syscall_resolve_num_arch(SCMP_ARCH_X86_64, nr);
+
+		log_err("device %s (pid %d) was killed by its seccomp filter: forbidden syscall %s "
+			"(%d); see 'vmm policy audit %s'",
+			d->name, (int)d->pid, name ? name : "?", nr, d->type);
+		free(name);
+	} else if (WIFSIGNALED(status) && WTERMSIG(status) == SIGSYS) {
+		log_err("device %s (pid %d) was killed by its seccomp filter (SIGSYS)", d->name,
+			(int)d->pid);
+	} else if (WIFSIGNALED(status))
 		log_err("device %s (pid %d) was killed by signal %d (%s)", d->name, (int)d->pid,
 			WTERMSIG(status), strsignal(WTERMSIG(status)));
 	else
@@ -503,4 +645,13 @@ void device_host_destroy(struct device_host *h)
 	}
 	h->ndevs = 0;
 	close_fd(&h->devnull);
+	if (h->learn) {
+		/* Every device has exited: all it did is counted. */
+		jail_learn_stop(h->learn);
+		printf("vmm policy learn: what each device did, against its policy\n");
+		h->learn_missing = jail_learn_report(h->learn, stdout);
+		fflush(stdout);
+		jail_learn_free(h->learn);
+		h->learn = NULL;
+	}
 }

@@ -12,6 +12,8 @@
 
 #include "bus.h"
 #include "irq_router.h"
+#include "jail.h"
+#include "learn.h"
 #include "memory.h"
 #include "msg_device.h"
 #include "pci.h"
@@ -52,6 +54,8 @@ struct hosted_device {
 	char type[DEVICE_NAME_MAX];
 	pid_t pid;
 	bool alive;
+	bool jailed;
+	int trap_nr; /* the syscall its filter refused (MSG_DEVICE_SECCOMP_TRAP), or -1 */
 	struct tube ctrl;
 	struct tube mem;
 	struct msg_device_info info;
@@ -72,6 +76,13 @@ struct device_host {
 	struct pci_root *pci;
 	struct bus *mmio;
 	int devnull;
+	/* the jail of every device (device_host_set_jail); unjailed when NULL */
+	const struct jail_config *jail;
+	char policy_dir[4096];
+	bool userns;		  /* vmm is not root: devices get a user namespace too */
+	struct jail_learn *learn; /* vmm policy learn */
+	int learn_missing;	  /* its report's count of syscalls the policies lack */
+	const char *test_hook;	  /* VMM_TEST_DEVICE_HOOK "NAME:HOOK" (test builds) */
 	struct hosted_device *devs[DEVICE_HOST_MAX];
 	unsigned int ndevs;
 	bool slot_used[DEVICE_SLOT_COUNT]; /* KVM slots DEVICE_SLOT_FIRST + i */
@@ -84,6 +95,11 @@ struct device_host {
 
 int device_host_init(struct device_host *h, const struct guest_mem *mem, struct irq_router *router,
 		     struct pci_root *pci, struct bus *mmio);
+/*
+ * Jails every device spawned from now on as jail says (kept by pointer), with the policies of
+ * its policy directory. Learning starts the listener thread. 0 or -errno (logged).
+ */
+int device_host_set_jail(struct device_host *h, const struct jail_config *jail);
 /* Starts a device, asks what it is and puts it on the PCI bus. 0 or -errno (logged). */
 int device_host_spawn(struct device_host *h, const struct device_spec *spec);
 /* Reaps dead children (on SIGCHLD): each death is logged with its status or signal. */

@@ -6,6 +6,7 @@
 #include "cli.h"
 #include "config.h"
 #include "log.h"
+#include "policy_cmd.h"
 #include "vm.h"
 
 static void set_log_level_from_env(void)
@@ -45,6 +46,9 @@ int main(int argc, char **argv)
 	case CLI_VERSION:
 		printf("vmm %s\n", VMM_VERSION);
 		code = VMM_EXIT_OK;
+		break;
+	case CLI_POLICY:
+		code = policy_cmd_main(argc - 2, argv + 2);
 		break;
 	case CLI_RUN:
 	default:

@@ -380,6 +380,11 @@ static void *vcpu_thread(void *arg)
 	sigemptyset(&set);
 	sigaddset(&set, VCPU_KICK_SIGNAL);
 	pthread_sigmask(SIG_UNBLOCK, &set, NULL);
+	/* Stacked on vmm.policy, inherited from the main thread: both must allow a syscall. */
+	if (v->env->filter && jail_filter_load(v->env->filter, 0) < 0) {
+		log_err_errno("vCPU %u: loading vcpu.policy", v->id);
+		why = VM_STOP_ERROR;
+	}
 
 	while (why == VM_STOP_NONE && !atomic_load(v->env->stopping)) {
 		if (ioctl(v->fd, KVM_RUN, 0) < 0) {

@@ -11,6 +11,7 @@
 #include "boot.h"
 #include "bus.h"
 #include "irq.h"
+#include "jail.h"
 #include "kvm.h"
 #include "memory.h"
 
@@ -21,6 +22,7 @@ struct vcpu_env {
 	const struct guest_mem *mem;
 	struct vm_stopper stopper;
 	atomic_bool *stopping;
+	const struct jail_filter *filter; /* vcpu.policy, loaded before the first KVM_RUN; or NULL */
 };
 
 struct vcpu {

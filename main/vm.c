@@ -23,6 +23,7 @@
 #include "irq_router.h"
 #include "kvm.h"
 #include "layout.h"
+#include "lockdown.h"
 #include "log.h"
 #include "memory.h"
 #include "pci.h"
@@ -54,6 +55,8 @@ struct vm {
 	int signal_fd;	 /* SIGINT, SIGTERM, SIGHUP */
 	int serial_fd;	 /* the serial output file; owned when serial mode is "file" */
 	int disk_fds[CONFIG_DISKS_MAX]; /* opened images, handed to their devices at spawn */
+	struct jail_filter vmm_filter;	/* vmm.policy and vcpu.policy, compiled (jailed VM) */
+	struct jail_filter vcpu_filter;
 };
 
 static void vm_stop(void *ctx, enum vm_stop_reason why)
@@ -218,6 +221,18 @@ static int setup_virtio(struct vm *vm)
 	if (ret < 0)
 		return ret;
 	vm->devices_ready = true;
+	if (vm->cfg->jail.enabled) {
+		ret = device_host_set_jail(&vm->devices, &vm->cfg->jail);
+		if (ret == 0)
+			ret = lockdown_prepare(&vm->cfg->jail, vm->devices.policy_dir,
+					       &vm->vmm_filter, &vm->vcpu_filter);
+		if (ret < 0)
+			return ret;
+		vm->env.filter = &vm->vcpu_filter;
+	} else {
+		log_warn("--no-jail: device processes run without namespaces, capability limits "
+			 "or seccomp filters, and so does vmm itself");
+	}
 	ret = spawn_disks(vm);
 	if (ret < 0)
 		return ret;
@@ -226,6 +241,19 @@ static int setup_virtio(struct vm *vm)
 		if (ret < 0)
 			return ret;
 	}
+	return 0;
+}
+
+/*
+ * Setup is over: main drops what it no longer needs and loads vmm.policy, before it starts any
+ * thread (the mem server and the vCPUs inherit both).
+ */
+static int lock_down(struct vm *vm)
+{
+	bool keep_kill = geteuid() == 0 && vm->cfg->jail.uid != 0;
+
+	if (vm->cfg->jail.enabled && lockdown_apply(&vm->vmm_filter, keep_kill) < 0)
+		return -EPERM;
 	return mem_server_start(&vm->devices);
 }
 
@@ -363,21 +391,43 @@ static void take_signal(struct vm *vm)
 }
 
 /* The main thread's loop: console input and signals, until something stops the VM. */
+static int ms_left(const struct timespec *deadline)
+{
+	struct timespec now;
+	long long ms;
+
+	if (!deadline)
+		return -1;
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	ms = (deadline->tv_sec - now.tv_sec) * 1000LL + (deadline->tv_nsec - now.tv_nsec) / 1000000;
+	return ms < 0 ? 0 : (int)MIN(ms, 1000000LL);
+}
+
 static void main_loop(struct vm *vm)
 {
+	struct timespec deadline;
+	bool timed = vm->cfg->run_seconds > 0;
+
+	clock_gettime(CLOCK_MONOTONIC, &deadline);
+	deadline.tv_sec += vm->cfg->run_seconds;
 	while (!atomic_load(&vm->stopping)) {
 		struct pollfd p[3] = {
 			{.fd = vm->stop_fd, .events = POLLIN},
 			{.fd = vm->signal_fd, .events = POLLIN},
 			{.fd = vm->console.in_fd, .events = POLLIN},
 		};
-		int n = poll(p, vm->console.in_fd >= 0 ? 3 : 2, -1);
+		int n = poll(p, vm->console.in_fd >= 0 ? 3 : 2, ms_left(timed ? &deadline : NULL));
 
 		if (n < 0) {
 			if (errno == EINTR)
 				continue;
 			log_err_errno("poll");
 			vm_stop(vm, VM_STOP_ERROR);
+			break;
+		}
+		if (n == 0 && timed && ms_left(&deadline) == 0) {
+			log_info("stopping: %u seconds are up", vm->cfg->run_seconds);
+			vm_stop(vm, VM_STOP_SIGNAL);
 			break;
 		}
 		if (p[1].revents & POLLIN)
@@ -418,8 +468,6 @@ static double ms_since_start(void)
 
 static int start_vcpus(struct vm *vm)
 {
-	/* For tests/bench/boot.sh: our own cost, from exec to the first guest instruction. */
-	log_debug("boot: first KVM_RUN %.1f ms after process start", ms_since_start());
 	for (unsigned int i = 0; i < vm->nvcpus; i++) {
 		int ret = vcpu_start(&vm->vcpus[i]);
 		if (ret < 0)
@@ -462,6 +510,8 @@ static void vm_destroy(struct vm *vm)
 		close_fd(&vm->disk_fds[i]);
 	close_fd(&vm->signal_fd);
 	close_fd(&vm->stop_fd);
+	jail_filter_free(&vm->vmm_filter);
+	jail_filter_free(&vm->vcpu_filter);
 }
 
 /* Everything before the first KVM_RUN. Returns a VMM_EXIT_* code; 0 means ready. */
@@ -524,6 +574,11 @@ int vm_run(const struct vm_config *cfg)
 		return VMM_EXIT_FAILURE;
 	}
 	code = vm_build(vm);
+	/* For tests/bench/boot.sh: our own cost, from exec to the first guest instruction. */
+	if (code == 0)
+		log_debug("boot: first KVM_RUN %.1f ms after process start", ms_since_start());
+	if (code == 0 && lock_down(vm) < 0)
+		code = VMM_EXIT_FAILURE;
 	if (code == 0) {
 		if (start_vcpus(vm) < 0)
 			vm_stop(vm, VM_STOP_ERROR);
@@ -531,6 +586,8 @@ int vm_run(const struct vm_config *cfg)
 		code = exit_code(vm);
 	}
 	vm_destroy(vm);
+	if (vm->devices.learn_missing > 0 && code == VMM_EXIT_OK)
+		code = VMM_EXIT_FAILURE;
 	free(vm);
 	return code;
 }

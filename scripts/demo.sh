@@ -6,7 +6,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 bash scripts/bootstrap.sh
-cmake -S . -B build -DCMAKE_BUILD_TYPE=Release >/dev/null
+cmake -S . -B build -DCMAKE_BUILD_TYPE=Release -DVMM_TEST_HOOKS=OFF >/dev/null
 cmake --build build -j"$(nproc)" --target vmm >/dev/null
 cmake --build build --target guest
 echo "demo: booting examples/vm.toml (Ctrl-A x quits)" >&2

@@ -8,11 +8,11 @@ cd "$(dirname "$0")/.."
 bash scripts/bootstrap.sh
 jobs=$(nproc)
 
-cmake -S . -B build -DCMAKE_BUILD_TYPE=Release >/dev/null
+cmake -S . -B build -DCMAKE_BUILD_TYPE=Release -DVMM_TEST_HOOKS=ON >/dev/null
 cmake --build build -j"$jobs"
 cmake --build build --target guest
 
-cmake -S . -B build-asan -DCMAKE_BUILD_TYPE=Debug -DVMM_SANITIZE=ON \
+cmake -S . -B build-asan -DCMAKE_BUILD_TYPE=Debug -DVMM_SANITIZE=ON -DVMM_TEST_HOOKS=ON \
 	-DVMM_GUEST_DIR="$PWD/build/guest" >/dev/null
 cmake --build build-asan -j"$jobs"
 

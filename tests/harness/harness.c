@@ -16,8 +16,11 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "jail.h"
+#include "learn.h"
 #include "msg.h"
 #include "msg_vm_memory.h"
+#include "seccomp.h"
 #include "util.h"
 #include "virtq.h"
 
@@ -204,12 +207,15 @@ int64_t harness_wait_eventfd(int fd, int timeout_ms)
  * child_exec(): src[i] to fd 3 + i via fds above 64, stdin/stdout on /dev/null, stderr kept (the
  * device's log lands in the test's output), everything else closed, an empty environment.
  */
-static void child_exec(int devnull, const int *src, char *const *argv)
+static void child_exec(int devnull, const int *src, char *const *argv, bool userns, uid_t uid,
+		       gid_t gid)
 {
 	static char *const envp[] = {NULL};
 	int tmp[CHILD_NFDS];
 	sigset_t none;
 
+	if (userns && jail_map_ids(uid, gid) < 0)
+		_exit(126);
 	sigemptyset(&none);
 	sigprocmask(SIG_SETMASK, &none, NULL);
 	for (int i = 0; i < CHILD_NFDS; i++)
@@ -219,14 +225,35 @@ static void child_exec(int devnull, const int *src, char *const *argv)
 	for (int i = 0; i < CHILD_NFDS; i++)
 		if (tmp[i] >= 0 && dup2(tmp[i], CHILD_FD_CTRL + i) < 0)
 			_exit(127);
-	if (syscall(SYS_close_range, CHILD_FD_CTRL + (src[3] >= 0 ? 4 : 3), ~0U, 0) < 0)
+	for (int i = 0; i < CHILD_NFDS; i++)
+		if (src[i] < 0)
+			close(CHILD_FD_CTRL + i);
+	if (syscall(SYS_close_range, CHILD_FD_CTRL + CHILD_NFDS, ~0U, 0) < 0)
 		_exit(127);
 	execve(harness_device_bin(), argv, envp);
 	_exit(127);
 }
 
+/*
+ * VMM_HARNESS_JAIL=1 jails every device as main does (its policy from jail_policy_dir());
+ * VMM_HARNESS_LEARN=FILE also learns, and appends the report to FILE when the device stops.
+ */
+static const char *learn_file(void)
+{
+	const char *f = getenv("VMM_HARNESS_LEARN");
+
+	return f && *f ? f : NULL;
+}
+
+static bool jailing(void)
+{
+	const char *j = getenv("VMM_HARNESS_JAIL");
+
+	return learn_file() || (j && strcmp(j, "1") == 0);
+}
+
 static int build_argv(const struct harness_spec *s, char *name, size_t name_len, char *parent,
-		      char **argv)
+		      char *ids, char **argv)
 {
 	size_t n = 0;
 
@@ -242,6 +269,12 @@ static int build_argv(const struct harness_spec *s, char *name, size_t name_len,
 	argv[n++] = name;
 	argv[n++] = "--parent";
 	argv[n++] = parent;
+	if (jailing()) {
+		argv[n++] = "--jail";
+		argv[n++] = ids;
+		if (learn_file())
+			argv[n++] = "--learn";
+	}
 	argv[n++] = "--";
 	for (size_t i = 0; s->args && s->args[i]; i++) {
 		if (n + 1 >= ARGS_MAX)
@@ -252,18 +285,63 @@ static int build_argv(const struct harness_spec *s, char *name, size_t name_len,
 	return 0;
 }
 
+/* The device's compiled policy in a memfd, as main hands it over. */
+static int filter_fd(const struct harness_spec *s, char *policy, size_t len)
+{
+	struct jail_filter f;
+	char dir[4096];
+	int ret = jail_policy_dir(NULL, dir, sizeof(dir));
+
+	if (ret == 0)
+		ret = seccomp_build_named(dir, s->type,
+					  learn_file() ? SECCOMP_MODE_LEARN : SECCOMP_MODE_TRAP, &f,
+					  policy, len);
+	if (ret < 0)
+		return ret;
+	ret = jail_filter_memfd(&f);
+	jail_filter_free(&f);
+	return ret;
+}
+
+/* Learning: the device's first message is its seccomp listener. */
+static int take_listener(struct harness *h, const char *name, const char *policy)
+{
+	int fd = -1;
+	int ret = msg_device_recv_listener(&h->ctrl, HARNESS_TIMEOUT_MS, &fd);
+
+	if (ret == 0 && !(h->learn = jail_learn_start()))
+		ret = -ENOMEM;
+	if (ret < 0) {
+		close_fd(&fd);
+		return ret;
+	}
+	return jail_learn_add(h->learn, name, policy, fd);
+}
+
 static int fork_device(struct harness *h, const struct harness_spec *s)
 {
-	char name[64], parent[16], *argv[ARGS_MAX];
+	char name[64], parent[16], ids[32], policy[4096], *argv[ARGS_MAX];
 	struct tube ctrl_child = {.fd = -1}, mem_child = {.fd = -1};
 	int src[CHILD_NFDS], devnull, ret;
+	bool userns = geteuid() != 0;
+	uid_t uid = geteuid();
+	gid_t gid = getegid();
 
-	ret = build_argv(s, name, sizeof(name), parent, argv);
+	for (int i = 0; i < CHILD_NFDS; i++)
+		src[i] = -1;
+	snprintf(ids, sizeof(ids), "%s", userns ? "0:0" : "65534:65534");
+	ret = build_argv(s, name, sizeof(name), parent, ids, argv);
+	if (ret == 0 && jailing()) {
+		src[MSG_DEVICE_FD_SECCOMP - CHILD_FD_CTRL] = filter_fd(s, policy, sizeof(policy));
+		ret = MIN(src[MSG_DEVICE_FD_SECCOMP - CHILD_FD_CTRL], 0);
+	}
 	if (ret < 0)
 		return ret;
 	devnull = open("/dev/null", O_RDWR | O_CLOEXEC);
-	if (devnull < 0)
+	if (devnull < 0) {
+		close_fd(&src[MSG_DEVICE_FD_SECCOMP - CHILD_FD_CTRL]);
 		return -errno;
+	}
 	ret = tube_pair(&h->ctrl, &ctrl_child);
 	if (ret == 0)
 		ret = tube_pair(&h->mem, &mem_child);
@@ -272,14 +350,17 @@ static int fork_device(struct harness *h, const struct harness_spec *s)
 		src[1] = mem_child.fd;
 		src[2] = h->memfd;
 		src[3] = s->backend_fd;
-		h->pid = fork();
+		h->pid = jailing() ? jail_clone(userns) : fork();
 		if (h->pid == 0)
-			child_exec(devnull, src, argv);
-		ret = h->pid < 0 ? -errno : 0;
+			child_exec(devnull, src, argv, jailing() && userns, uid, gid);
+		ret = h->pid < 0 ? (jailing() ? h->pid : -errno) : 0;
 	}
 	tube_close(&ctrl_child);
 	tube_close(&mem_child);
 	close(devnull);
+	close_fd(&src[MSG_DEVICE_FD_SECCOMP - CHILD_FD_CTRL]);
+	if (ret == 0 && learn_file())
+		ret = take_listener(h, name, policy);
 	return ret;
 }
 
@@ -386,10 +467,31 @@ static void forget_queues(struct harness *h)
 	close_fd(&h->config_irq_fd);
 }
 
+/* Learning: let the device shut down on its own, so its exit is seen, then report. */
+static void finish_learning(struct harness *h)
+{
+	struct device_request q = {.hdr.type = MSG_DEVICE_SHUTDOWN};
+	struct device_response r;
+	FILE *f;
+
+	if (h->pid > 0 && harness_call(h, &q, NULL, 0, &r) == 0)
+		reap(h, HARNESS_TIMEOUT_MS);
+	jail_learn_stop(h->learn);
+	f = fopen(learn_file(), "ae");
+	if (f) {
+		jail_learn_report(h->learn, f);
+		fclose(f);
+	}
+	jail_learn_free(h->learn);
+	h->learn = NULL;
+}
+
 void harness_stop(struct harness *h)
 {
 	if (!h->inited)
 		return;
+	if (h->learn)
+		finish_learning(h);
 	if (h->pid > 0) {
 		kill(h->pid, SIGKILL);
 		waitpid(h->pid, &h->exit_status, 0);

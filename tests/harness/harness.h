@@ -109,6 +109,7 @@ struct harness {
 	unsigned int needs_reset;   /* NEEDS_RESET notices */
 	uint32_t needs_reset_queue; /* the queue the last one named */
 	uint32_t last_mem_type;
+	struct jail_learn *learn; /* VMM_HARNESS_LEARN */
 };
 
 /* The vmm-device to run: $VMM_DEVICE_BIN, else the one CMake built. */

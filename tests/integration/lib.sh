@@ -79,9 +79,15 @@ wait_exit() {
 }
 
 # start_vmm OUT_PREFIX ARGS...: runs vmm in the background, stdout and stderr to files.
+# VMM_TEST_RUN_FLAGS (e.g. --no-jail) go right after `run`, so one test runs both ways.
 start_vmm() {
 	local out=$1
 	shift
+	if [ "${1:-}" = run ] && [ -n "${VMM_TEST_RUN_FLAGS:-}" ]; then
+		shift
+		# shellcheck disable=SC2086 # flags are words
+		set -- run $VMM_TEST_RUN_FLAGS "$@"
+	fi
 	"$VMM" "$@" >"$out.out" 2>"$out.err" </dev/null &
 	VMM_PID=$!
 	PIDS+=("$VMM_PID")

@@ -489,6 +489,8 @@ Test(cli, usage_lists_every_flag)
 	    "--serial stdio|file:PATH|none",
 	    "--disk PATH[,ro][,id=NAME]",
 	    "--no-rng ",
+	    "--jail ",
+	    "--no-jail ",
 	    "Exit status: 0 ok, 1 VMM failure, 2 usage or configuration error",
 	};
 	char *text = NULL, *line, *save;
@@ -534,4 +536,24 @@ Test(cli, collect_then_apply)
 	cr_assert_str_eq(cfg.kernel, "/k");
 	cr_assert_eq(cfg.cpus, 5);
 	config_free(&cfg);
+}
+
+Test(cli, jail_flags)
+{
+	struct result r;
+
+	PARSE(&r, "run", "--kernel", "k");
+	cr_assert_eq(r.ret, 0, "%s", r.err);
+	cr_assert(r.cfg.jail.enabled); /* the default */
+	config_free(&r.cfg);
+	PARSE(&r, "run", "--kernel", "k", "--no-jail");
+	cr_assert_eq(r.ret, 0, "%s", r.err);
+	cr_assert_not(r.cfg.jail.enabled);
+	config_free(&r.cfg);
+	PARSE(&r, "run", "--kernel", "k", "--jail");
+	cr_assert_eq(r.ret, 0, "%s", r.err);
+	cr_assert(r.cfg.jail.enabled);
+	config_free(&r.cfg);
+	PARSE(&r, "run", "--kernel", "k", "--no-jail=yes");
+	expect_err(&r, "vmm: --no-jail: takes no value");
 }

@@ -227,15 +227,15 @@ Test(config, unknown_key)
 Test(config, unknown_section)
 {
 	load_err("[vm]\ncpus = 1\n\n[network]\n",
-		 "4:2: unknown table [network] (known: vm, serial, cpu, rng, disk)");
+		 "4:2: unknown table [network] (known: vm, serial, cpu, rng, jail, disk)");
 	load_err("[[net]]\npath = 'x'\n",
-		 "1:3: unknown table [net] (known: vm, serial, cpu, rng, disk)");
+		 "1:3: unknown table [net] (known: vm, serial, cpu, rng, jail, disk)");
 }
 
 Test(config, key_outside_a_table)
 {
 	load_err("cpus = 2\n[vm]\n",
-		 "1:1: key 'cpus' must be in a table (known: vm, serial, cpu, rng, disk)");
+		 "1:1: key 'cpus' must be in a table (known: vm, serial, cpu, rng, jail, disk)");
 }
 
 Test(config, section_not_a_table)
@@ -776,4 +776,48 @@ Test(config, example_vm_toml_loads)
 	config_init(&cfg);
 	cr_assert_eq(config_load_file(&cfg, example, err, sizeof(err)), 0, "%s", err);
 	config_free(&cfg);
+}
+
+/* [jail] */
+
+Test(config, jail_defaults)
+{
+	struct vm_config cfg;
+
+	load_ok(&cfg, "[vm]\ncpus = 1\n");
+	cr_assert(cfg.jail.enabled);
+	cr_assert_eq(cfg.jail.uid, 65534);
+	cr_assert_eq(cfg.jail.gid, 65534);
+	cr_assert_eq(cfg.jail.seccomp, JAIL_SECCOMP_KILL);
+	cr_assert_null(cfg.jail.policy_dir);
+	config_free(&cfg);
+}
+
+Test(config, jail_keys)
+{
+	struct vm_config cfg;
+	char want[256];
+
+	load_ok(&cfg, "[jail]\nenabled = false\nuid = 1000\ngid = 1001\nseccomp = \"log\"\n"
+		      "policy_dir = 'pol'\n");
+	cr_assert_not(cfg.jail.enabled);
+	cr_assert_eq(cfg.jail.uid, 1000);
+	cr_assert_eq(cfg.jail.gid, 1001);
+	cr_assert_eq(cfg.jail.seccomp, JAIL_SECCOMP_LOG);
+	snprintf(want, sizeof(want), "%s/pol", dir);
+	cr_assert_str_eq(cfg.jail.policy_dir, want);
+	config_free(&cfg);
+}
+
+Test(config, jail_bad_values)
+{
+	/* learning is `vmm policy learn`, not a setting */
+	load_err("[jail]\nseccomp = \"learn\"\n",
+		 "2:11: [jail] seccomp: must be one of \"kill\", \"log\", got \"learn\"");
+	/* root in the jail would keep the host's root's files */
+	load_err("[jail]\nuid = 0\n", "2:7: [jail] uid: must be at least 1, got 0");
+	load_err("[jail]\ngid = 0\n", "2:7: [jail] gid: must be at least 1, got 0");
+	load_err("[jail]\nenabled = 1\n", "2:11: [jail] enabled: must be a boolean, not an integer");
+	load_err("[jail]\nroot = '/'\n",
+		 "2:1: unknown key 'root' in [jail] (known: enabled, uid, gid, policy_dir, seccomp)");
 }

@@ -1,0 +1,128 @@
+#!/bin/bash
+# The jail (issue 4), seen from the host while the test kernel runs: every device process is
+# in its own namespaces, on an empty root, as nobody, with no capabilities and its seccomp
+# filter; main and its vCPU threads run under theirs; a forbidden syscall kills only that
+# device, reported with its name; a broken policy stops the VM before it starts.
+. "$(dirname "$0")/lib.sh"
+require_kvm
+
+: "${GUEST_DIR:?GUEST_DIR must point at the built test guest}"
+require_file "$GUEST_DIR/vmlinux" "built by the guest target"
+CMDLINE="console=ttyS0 nopv noxsave clearcpuid=popcnt,smap,cx16 reboot=k panic=1"
+BOOT_LIMIT=${VMM_TEST_BOOT_SECONDS:-400}
+
+status_field() { awk -v k="$2:" '$1 == k { print $2 }' "/proc/$1/status"; }
+
+# Every fd of a device is one of what main handed it (tubes, guest memory, its backend,
+# /dev/null, the log) or what it made itself (eventfds and its epoll): never KVM, never
+# another device's backend.
+fds_ok() {
+	local pid=$1 backend=$2 fd link
+	for fd in /proc/"$pid"/fd/*; do
+		link=$(readlink "$fd")
+		case $link in
+		/dev/null | socket:* | pipe:* | /dev/pts/* | "/memfd:vmm-guest-ram (deleted)" | \
+			anon_inode:\[eventfd\] | anon_inode:\[eventpoll\] | "$backend") ;;
+		*)
+			say "device $pid holds $fd -> $link"
+			return 1
+			;;
+		esac
+	done
+}
+
+truncate -s 16M "$WORK/disk.img"
+start_vmm "$WORK/one" run --kernel "$GUEST_DIR/vmlinux" --initrd "$GUEST_DIR/initramfs-spin.cpio" \
+	--memory 256 --cpus 2 --disk "$WORK/disk.img" --cmdline "$CMDLINE" --jail
+if wait_for "$WORK/one.out" 'Run /init as init process' "$BOOT_LIMIT"; then
+	pass "a jailed VM boots to /init"
+else
+	fail "a jailed VM boots to /init"
+	tail -n 30 "$WORK/one.out" "$WORK/one.err"
+fi
+devs=$(pgrep -P "$VMM_PID" -x vmm-device)
+check "two device processes (block, rng): $(echo $devs)" [ "$(echo $devs | wc -w)" -eq 2 ]
+for pid in $devs; do
+	name=$(tr '\0' ' ' <"/proc/$pid/cmdline" | awk '{ for (i = 1; i < NF; i++) if ($i == "--name") print $(i + 1) }')
+	check "$name: Seccomp: 2 (filter)" [ "$(status_field "$pid" Seccomp)" = 2 ]
+	check "$name: NoNewPrivs: 1" [ "$(status_field "$pid" NoNewPrivs)" = 1 ]
+	for cap in CapEff CapPrm CapBnd CapAmb CapInh; do
+		check "$name: $cap all zero" [ "$(status_field "$pid" $cap)" = 0000000000000000 ]
+	done
+	uids=$(awk '$1 == "Uid:" { print $2, $3, $4, $5 }' "/proc/$pid/status")
+	check "$name: runs as nobody, real, effective, saved and fs ($uids)" [ "$uids" = "65534 65534 65534 65534" ]
+	for ns in pid mnt net ipc uts; do
+		check "$name: its own $ns namespace" \
+			[ "$(readlink "/proc/$pid/ns/$ns")" != "$(readlink "/proc/$VMM_PID/ns/$ns")" ]
+	done
+	check "$name: its root holds nothing" [ -z "$(ls -A "/proc/$pid/root/")" ]
+	check "$name: its root is read-only" grep -Eq '^[^ ]+ / tmpfs ro,' "/proc/$pid/mounts"
+	backend=$([ "$name" = rng0 ] && echo /dev/urandom || echo "$WORK/disk.img")
+	check "$name: holds only the fds it was handed or made" fds_ok "$pid" "$backend"
+	check "$name: RLIMIT_NOFILE 64, no core files" \
+		bash -c "grep -Eq '^Max open files +64 +64' /proc/$pid/limits && grep -Eq '^Max core file size +0 +0' /proc/$pid/limits"
+done
+check "main: Seccomp: 2" [ "$(status_field "$VMM_PID" Seccomp)" = 2 ]
+check "main: NoNewPrivs: 1" [ "$(status_field "$VMM_PID" NoNewPrivs)" = 1 ]
+check "main keeps only CAP_KILL (to stop devices under another uid)" \
+	[ "$(status_field "$VMM_PID" CapEff)" = 0000000000000020 ]
+check "main: bounding set CAP_KILL only" [ "$(status_field "$VMM_PID" CapBnd)" = 0000000000000020 ]
+vcpus=0
+for t in /proc/"$VMM_PID"/task/*; do
+	case $(cat "$t/comm") in
+	vcpu*)
+		vcpus=$((vcpus + 1))
+		check "$(cat "$t/comm"): vmm.policy and vcpu.policy (2 filters)" \
+			[ "$(awk '$1 == "Seccomp_filters:" { print $2 }' "$t/status")" = 2 ]
+		;;
+	esac
+done
+check "two vCPU threads looked at ($vcpus)" [ "$vcpus" -eq 2 ]
+kill -TERM "$VMM_PID"
+if wait_exit "$VMM_PID" 30; then
+	check "SIGTERM stops the jailed VM, vmm exits 0 (got $EXIT_CODE)" [ "$EXIT_CODE" -eq 0 ]
+else
+	fail "SIGTERM stops the jailed VM"
+fi
+check "no seccomp violation was reported" bash -c "! grep -q 'seccomp' '$WORK/one.err'"
+
+# A device made to call a forbidden syscall (a test-only hook, in VMM_TEST_HOOKS builds) at
+# its first kick: killed, reported with the syscall's name; the guest goes on.
+if [ "${VMM_TEST_HOOKS:-OFF}" = ON ]; then
+	VMM_TEST_DEVICE_HOOK=rng0:forbidden-syscall start_vmm "$WORK/two" run \
+		--kernel "$GUEST_DIR/vmlinux" --initrd "$GUEST_DIR/initramfs-spin.cpio" --memory 256 \
+		--cmdline "$CMDLINE"
+	if wait_for "$WORK/two.err" 'device rng0 \(pid [0-9]+\) was killed by its seccomp filter: forbidden syscall openat \(257\)' "$BOOT_LIMIT"; then
+		pass "rng0 calling openat is killed and reported with the syscall's name"
+	else
+		fail "rng0 calling openat is killed and reported"
+		tail -n 20 "$WORK/two.err"
+	fi
+	wait_for "$WORK/two.out" 'Run /init as init process' "$BOOT_LIMIT" &&
+		pass "the guest goes on booting after its rng device died" ||
+		fail "the guest goes on booting after its rng device died"
+	check "vmm is still running" kill -0 "$VMM_PID"
+	kill -TERM "$VMM_PID"
+	wait_exit "$VMM_PID" 30 && check "then SIGTERM: exit 0 (got $EXIT_CODE)" [ "$EXIT_CODE" -eq 0 ] ||
+		fail "SIGTERM after a device death"
+else
+	fail "this build has no test hooks (configure with -DVMM_TEST_HOOKS=ON to run every check)"
+fi
+
+# A policy with a syntax error: FILE:LINE:COL, and the VM does not start.
+cp -r "${VMM_POLICY_DIR:-$SRC_DIR/policies/x86_64}" "$WORK/pol"
+echo 'read: arg0 ==' >>"$WORK/pol/rng.policy"
+line=$(wc -l <"$WORK/pol/rng.policy")
+cat >"$WORK/bad.toml" <<TOML
+[vm]
+kernel = "$GUEST_DIR/vmlinux"
+[jail]
+policy_dir = "$WORK/pol"
+TOML
+"$VMM" run --config "$WORK/bad.toml" >"$WORK/bad.out" 2>"$WORK/bad.err" </dev/null
+code=$?
+check "a broken policy stops the VM (exit $code)" [ "$code" -ne 0 ]
+check "and names it as FILE:LINE:COL" grep -Eq "$WORK/pol/rng.policy:$line:[0-9]+: " "$WORK/bad.err"
+check "no device process was left" bash -c "! pgrep -f 'vmm-device --type rng --name rng0 --parent' >/dev/null"
+
+finish
