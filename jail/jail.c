@@ -124,6 +124,25 @@ static void close_others(const struct jail_enter_args *a)
 	syscall(SYS_close_range, from, ~0U, 0);
 }
 
+/*
+ * In the user namespace of an unprivileged main, jail_map_ids() had to deny setgroups (the
+ * kernel's condition for an unprivileged gid_map), so setgroups() always fails there: the
+ * device keeps the supplementary groups of the user running vmm, with nothing in its empty root
+ * to use them on. Read before the pivot hides /proc.
+ */
+static bool setgroups_denied(void)
+{
+	char buf[8] = "";
+	int fd = open("/proc/self/setgroups", O_RDONLY | O_CLOEXEC);
+	ssize_t n;
+
+	if (fd < 0)
+		return false;
+	n = read(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	return n >= 4 && strncmp(buf, "deny", 4) == 0;
+}
+
 __attribute__((noreturn)) static void fail(const struct jail_enter_args *a, const char *step,
 					   int err)
 {
@@ -138,6 +157,7 @@ int jail_enter(const struct jail_enter_args *a, int *listener)
 	const struct rlimit nofile = {JAIL_NOFILE, JAIL_NOFILE}, core = {0, 0};
 	struct jail_filter f;
 	const char *step;
+	bool keep_groups = setgroups_denied();
 	int ret;
 
 	ret = read_filter(a->filter_fd, &f);
@@ -153,7 +173,7 @@ int jail_enter(const struct jail_enter_args *a, int *listener)
 	ret = caps_drop_bounding();
 	if (ret < 0)
 		fail(a, "dropping the capability bounding set", ret);
-	if (setgroups(0, NULL) < 0)
+	if (!keep_groups && setgroups(0, NULL) < 0)
 		fail(a, "setgroups", -errno);
 	if (setresgid(a->gid, a->gid, a->gid) < 0)
 		fail(a, "setresgid", -errno);

@@ -20,8 +20,11 @@
 #include <sys/types.h>
 
 #define JAIL_ID_DEFAULT 65534 /* nobody / nogroup */
-/* RLIMIT_NOFILE of a device: its handed-over fds, an ACTIVATE's eventfds, epoll, slack. */
-#define JAIL_NOFILE 64
+/*
+ * RLIMIT_NOFILE of a device: its 8 handed-over fds, an ACTIVATE's 34 eventfds, its epoll, and
+ * room to receive (and refuse) a ctrl message carrying TUBE_MAX_FDS (64) fds.
+ */
+#define JAIL_NOFILE 128
 /* Where a learning device hands its seccomp listener over (a dup of its ctrl tube). */
 #define JAIL_HANDOVER_FD 60
 

@@ -59,8 +59,8 @@ for pid in $devs; do
 	check "$name: its root is read-only" grep -Eq '^[^ ]+ / tmpfs ro,' "/proc/$pid/mounts"
 	backend=$([ "$name" = rng0 ] && echo /dev/urandom || echo "$WORK/disk.img")
 	check "$name: holds only the fds it was handed or made" fds_ok "$pid" "$backend"
-	check "$name: RLIMIT_NOFILE 64, no core files" \
-		bash -c "grep -Eq '^Max open files +64 +64' /proc/$pid/limits && grep -Eq '^Max core file size +0 +0' /proc/$pid/limits"
+	check "$name: RLIMIT_NOFILE 128, no core files" \
+		bash -c "grep -Eq '^Max open files +128 +128' /proc/$pid/limits && grep -Eq '^Max core file size +0 +0' /proc/$pid/limits"
 done
 check "main: Seccomp: 2" [ "$(status_field "$VMM_PID" Seccomp)" = 2 ]
 check "main: NoNewPrivs: 1" [ "$(status_field "$VMM_PID" NoNewPrivs)" = 1 ]
