@@ -35,6 +35,9 @@ void rtc_init(struct rtc *r, uint64_t memory_bytes)
 	memset(r, 0, sizeof(*r));
 	pthread_mutex_init(&r->lock, NULL);
 	r->now = host_now;
+	/* glibc's first gmtime_r() reads the time zone file: do it now, while vmm.policy (no
+	 * open) is not loaded yet. */
+	tzset();
 	r->cmos[RTC_REG_A] = 0x26; /* 32.768 kHz time base, 1024 Hz rate, no update in progress */
 	r->cmos[RTC_REG_B] = REG_B_24H;
 	r->cmos[RTC_REG_D] = 0x80; /* battery good */

@@ -14,14 +14,15 @@ BOOT_LIMIT=${VMM_TEST_BOOT_SECONDS:-400}
 status_field() { awk -v k="$2:" '$1 == k { print $2 }' "/proc/$1/status"; }
 
 # Every fd of a device is one of what main handed it (tubes, guest memory, its backend,
-# /dev/null, the log) or what it made itself (eventfds and its epoll): never KVM, never
-# another device's backend.
+# /dev/null, vmm's own stderr for its log) or what it made itself (eventfds and its epoll):
+# never KVM, never another device's backend.
 fds_ok() {
-	local pid=$1 backend=$2 fd link
+	local pid=$1 backend=$2 fd link log
+	log=$(readlink "/proc/$VMM_PID/fd/2")
 	for fd in /proc/"$pid"/fd/*; do
 		link=$(readlink "$fd")
 		case $link in
-		/dev/null | socket:* | pipe:* | /dev/pts/* | "/memfd:vmm-guest-ram (deleted)" | \
+		/dev/null | socket:* | "/memfd:vmm-guest-ram (deleted)" | "$log" | \
 			anon_inode:\[eventfd\] | anon_inode:\[eventpoll\] | "$backend") ;;
 		*)
 			say "device $pid holds $fd -> $link"
@@ -119,10 +120,14 @@ kernel = "$GUEST_DIR/vmlinux"
 [jail]
 policy_dir = "$WORK/pol"
 TOML
-"$VMM" run --config "$WORK/bad.toml" >"$WORK/bad.out" 2>"$WORK/bad.err" </dev/null
-code=$?
+"$VMM" run --config "$WORK/bad.toml" >"$WORK/bad.out" 2>"$WORK/bad.err" </dev/null &
+bad_pid=$!
+PIDS+=("$bad_pid")
+wait_exit "$bad_pid" 60
+code=${EXIT_CODE:-timeout}
 check "a broken policy stops the VM (exit $code)" [ "$code" -ne 0 ]
 check "and names it as FILE:LINE:COL" grep -Eq "$WORK/pol/rng.policy:$line:[0-9]+: " "$WORK/bad.err"
-check "no device process was left" bash -c "! pgrep -f 'vmm-device --type rng --name rng0 --parent' >/dev/null"
+no_device_of() { ! pgrep -f "vmm-device --type rng --name rng0 --parent $1 " >/dev/null; }
+check "no device process of it was left" no_device_of "$bad_pid"
 
 finish

@@ -103,11 +103,12 @@ check "the rw mount wrote the image: mount count $before_count -> $after_count" 
 check "the read-only disk is unchanged" [ "$(sha256sum <"$WORK/mbr.img")" = "$mbr_sum" ]
 
 # Boot 2: root on a read-only disk (a clean file system: the first one's journal needs a
-# recovery after the panic); then kill -9 vmm and no device may survive it.
+# recovery after the panic); then kill -9 vmm and no device may survive it. The disk has no
+# init, so the kernel panics: panic=0 keeps it there instead of racing the checks to a reboot.
 mkfs.ext4 -q -F "$WORK/ro.img" 16M
 root_sum=$(sha256sum <"$WORK/ro.img")
 start_vmm "$WORK/two" run --kernel "$GUEST_DIR/vmlinux" --memory 256 --no-rng \
-	--disk "$WORK/ro.img,ro" --cmdline "$CMDLINE root=/dev/vda ro"
+	--disk "$WORK/ro.img,ro" --cmdline "$CMDLINE root=/dev/vda ro panic=0"
 if wait_for "$WORK/two.out" 'Mounted root \(ext4 filesystem\) readonly' "$BOOT_LIMIT"; then
 	pass "a read-only disk mounts read-only"
 else
