@@ -110,6 +110,25 @@ else
 	fail "this build has no test hooks (configure with -DVMM_TEST_HOOKS=ON to run every check)"
 fi
 
+# vmm policy learn over a test-kernel boot (the panic initramfs: the kernel boots, its /init
+# dies, it reboots, vmm exits): no device made a syscall its policy lacks.
+truncate -s 16M "$WORK/learn.img"
+start_vmm "$WORK/learn" policy learn --kernel "$GUEST_DIR/vmlinux" \
+	--initrd "$GUEST_DIR/initramfs-panic.cpio" --memory 256 --disk "$WORK/learn.img" \
+	--cmdline "$CMDLINE"
+if wait_exit "$VMM_PID" "$BOOT_LIMIT"; then
+	check "vmm policy learn over a boot: exit 0, nothing missing (got $EXIT_CODE)" [ "$EXIT_CODE" -eq 0 ]
+else
+	fail "vmm policy learn over a boot ends when the guest reboots"
+fi
+for dev in blk0 rng0; do
+	check "learn reports on $dev" \
+		grep -Eq "^$dev \(.*\.policy\):\$" "$WORK/learn.out"
+done
+check "learn: every device's summary says 0 missing" \
+	bash -c "[ \$(grep -c '^  0 missing, ' '$WORK/learn.out') -eq 2 ]"
+grep -E '^(  missing|[a-z]+[0-9] \(|  [0-9]+ missing)' "$WORK/learn.out" | sed "s/^/$TEST_NAME: learn: /"
+
 # A policy with a syntax error: FILE:LINE:COL, and the VM does not start.
 cp -r "${VMM_POLICY_DIR:-$SRC_DIR/policies/x86_64}" "$WORK/pol"
 echo 'read: arg0 ==' >>"$WORK/pol/rng.policy"
