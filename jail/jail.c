@@ -43,9 +43,17 @@ int jail_policy_dir(const char *configured, char *out, size_t len)
 	n = readlink("/proc/self/exe", self, sizeof(self) - 1);
 	if (n > 0) {
 		self[n] = '\0';
-		snprintf(out, len, "%s/../share/vmm/policies/x86_64", dirname(self));
-		if (is_dir(out))
+		char installed[4096 + 64], *real;
+
+		snprintf(installed, sizeof(installed), "%s/../share/vmm/policies/x86_64",
+			 dirname(self));
+		real = realpath(installed, NULL);
+		if (real && is_dir(real)) {
+			snprintf(out, len, "%s", real);
+			free(real);
 			return 0;
+		}
+		free(real);
 	}
 	snprintf(out, len, "%s", VMM_SOURCE_POLICY_DIR);
 	return out[0] && is_dir(out) ? 0 : -ENOENT;
