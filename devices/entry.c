@@ -463,6 +463,11 @@ static void handle(struct loop *l, const struct device_request *q, struct device
 		l->done = true;
 		msg_device_status(r, 0);
 		return;
+	case MSG_DEVICE_COMMAND:
+		msg_device_status(r, -EOPNOTSUPP);
+		if (l->d->ops->command)
+			l->d->ops->command(l->d, &q->command, r);
+		return;
 	default:
 		msg_device_status(r, -ENOSYS);
 		return;

@@ -42,6 +42,12 @@ struct vdev_ops {
 	void (*notify)(struct vdev *d, unsigned int q);
 	/* Optional: frees what init allocated; called once before exit, after init failed too. */
 	void (*destroy)(struct vdev *d);
+	/*
+	 * Optional: an operator's command (MSG_DEVICE_COMMAND). Fills r (a RESPONSE with a status
+	 * by default, or e.g. BALLOON_STATS). Without it every command is refused (-EOPNOTSUPP).
+	 */
+	void (*command)(struct vdev *d, const struct msg_device_command *c,
+			struct device_response *r);
 };
 
 struct vdev {

@@ -231,6 +231,56 @@ static int check_trap(const void *body)
 	return m->nr < 0 || m->nr > 4095 ? -ERANGE : 0;
 }
 
+static void swap_command(void *body)
+{
+	struct msg_device_command *m = body;
+
+	msg_swap32(&m->op);
+	msg_swap64(&m->arg);
+}
+
+static int check_command(const void *body)
+{
+	const struct msg_device_command *m = body;
+
+	if (m->pad)
+		return -EBADMSG;
+	switch (m->op) {
+	case MSG_DEVICE_CMD_BALLOON_TARGET:
+		return m->arg % 4096 ? -ERANGE : 0;
+	case MSG_DEVICE_CMD_BALLOON_STATS:
+		return m->arg ? -ERANGE : 0;
+	case MSG_DEVICE_CMD_RESIZE:
+		return !m->arg || m->arg % 512 ? -ERANGE : 0;
+	default:
+		return -ERANGE;
+	}
+}
+
+static void swap_balloon_stats(void *body)
+{
+	struct msg_device_balloon_stats *m = body;
+
+	msg_swap64(&m->actual);
+	msg_swap32(&m->valid);
+	for (size_t i = 0; i < MSG_DEVICE_BALLOON_NSTATS; i++)
+		msg_swap64(&m->stats[i]);
+}
+
+static int check_balloon_stats(const void *body)
+{
+	const struct msg_device_balloon_stats *m = body;
+
+	if (m->pad)
+		return -EBADMSG;
+	if (m->valid >> MSG_DEVICE_BALLOON_NSTATS || m->actual % 4096)
+		return -ERANGE;
+	for (size_t i = 0; i < MSG_DEVICE_BALLOON_NSTATS; i++)
+		if (!(m->valid & (1u << i)) && m->stats[i])
+			return -EBADMSG;
+	return 0;
+}
+
 /* type, name, body size, fds, swap, check, fds named by the body */
 static const struct msg_kind request_kinds[] = {
     {MSG_DEVICE_HELLO, "HELLO", 0, 0, NULL, NULL, NULL},
@@ -244,6 +294,8 @@ static const struct msg_kind request_kinds[] = {
     {MSG_DEVICE_SLEEP, "SLEEP", 0, 0, NULL, NULL, NULL},
     {MSG_DEVICE_WAKE, "WAKE", 0, 0, NULL, NULL, NULL},
     {MSG_DEVICE_SHUTDOWN, "SHUTDOWN", 0, 0, NULL, NULL, NULL},
+    {MSG_DEVICE_COMMAND, "COMMAND", sizeof(struct msg_device_command), 0, swap_command,
+     check_command, NULL},
 };
 
 static const struct msg_kind response_kinds[] = {
@@ -255,6 +307,8 @@ static const struct msg_kind response_kinds[] = {
     {MSG_DEVICE_SECCOMP_TRAP, "SECCOMP_TRAP", sizeof(struct msg_device_seccomp_trap), 0,
      swap_trap, check_trap, NULL},
     {MSG_DEVICE_SECCOMP_LISTENER, "SECCOMP_LISTENER", 0, 1, NULL, NULL, NULL},
+    {MSG_DEVICE_BALLOON_STATS, "BALLOON_STATS", sizeof(struct msg_device_balloon_stats), 0,
+     swap_balloon_stats, check_balloon_stats, NULL},
 };
 
 static const struct msg_catalogue requests = {request_kinds, ARRAY_SIZE(request_kinds)};

@@ -47,6 +47,7 @@ enum msg_device_type {
 	MSG_DEVICE_SLEEP = 0x0106,
 	MSG_DEVICE_WAKE = 0x0107,
 	MSG_DEVICE_SHUTDOWN = 0x0108,
+	MSG_DEVICE_COMMAND = 0x0109, /* an operator's command for this device (vmm-ctl) */
 	/* device -> main */
 	MSG_DEVICE_INFO = 0x0181,	 /* answers HELLO */
 	MSG_DEVICE_CONFIG_DATA = 0x0182, /* answers CONFIG_READ */
@@ -55,7 +56,35 @@ enum msg_device_type {
 	MSG_DEVICE_SECCOMP_TRAP = 0x0184, /* its filter refused a syscall; it exits */
 	/* device -> main, unasked, before HELLO when learning: the seccomp listener (1 fd) */
 	MSG_DEVICE_SECCOMP_LISTENER = 0x0185,
+	MSG_DEVICE_BALLOON_STATS = 0x0186, /* answers COMMAND BALLOON_STATS */
 };
+
+enum msg_device_command_op {
+	/* balloon: the target size in bytes (a multiple of 4 KiB); the config interrupt tells the
+	 * driver, which inflates or deflates; BalloonTargetReached on the mem tube when done */
+	MSG_DEVICE_CMD_BALLOON_TARGET = 0,
+	/* balloon: the driver's last statistics and the balloon's size: BALLOON_STATS */
+	MSG_DEVICE_CMD_BALLOON_STATS = 1,
+	/* block: the backend now has arg bytes (a multiple of 512; main resized it): capacity
+	 * updated and the config interrupt raised */
+	MSG_DEVICE_CMD_RESIZE = 2,
+};
+
+struct msg_device_command {
+	uint32_t op; /* enum msg_device_command_op */
+	uint32_t pad;
+	uint64_t arg;
+};
+_Static_assert(sizeof(struct msg_device_command) == 16, "command");
+
+#define MSG_DEVICE_BALLOON_NSTATS 10 /* virtio 1.2, 5.5.6.3: tags 0..9 */
+struct msg_device_balloon_stats {
+	uint64_t actual; /* bytes in the balloon (the driver's `actual`, in 4 KiB pages) */
+	uint32_t valid;	 /* bit n: stats[n] was reported */
+	uint32_t pad;
+	uint64_t stats[MSG_DEVICE_BALLOON_NSTATS]; /* zero where not valid */
+};
+_Static_assert(sizeof(struct msg_device_balloon_stats) == 96, "balloon_stats");
 
 struct msg_device_config_read {
 	uint32_t offset; /* offset + len <= MSG_DEVICE_CONFIG_MAX */
@@ -142,6 +171,7 @@ struct device_request {
 		struct msg_device_config_read config_read;
 		struct msg_device_config_write config_write;
 		struct msg_device_activate activate;
+		struct msg_device_command command;
 	};
 };
 _Static_assert(offsetof(struct device_request, activate) == sizeof(struct msg_hdr), "body");
@@ -154,6 +184,7 @@ struct device_response {
 		struct msg_device_config_data config_data;
 		struct msg_device_status status;
 		struct msg_device_seccomp_trap trap;
+		struct msg_device_balloon_stats balloon_stats;
 	};
 };
 _Static_assert(offsetof(struct device_response, info) == sizeof(struct msg_hdr), "body");

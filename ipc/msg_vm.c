@@ -245,6 +245,77 @@ static int check_swap_status(const void *body)
 }
 
 /* type, name, body size, fds, swap, check, fds named by the body */
+static void swap_status(void *body)
+{
+	struct msg_vm_status *m = body;
+
+	msg_swap32(&m->state);
+	msg_swap32(&m->pid);
+	msg_swap64(&m->uptime_ms);
+	msg_swap64(&m->memory_bytes);
+	msg_swap32(&m->nvcpus);
+	msg_swap32(&m->ndevices);
+	for (size_t i = 0; i < MSG_VM_MAX_DEVICES; i++) {
+		struct msg_vm_device_status *d = &m->devices[i];
+
+		msg_swap32(&d->pid);
+		msg_swap32(&d->flags);
+		msg_swap64(&d->features);
+		msg_swap32(&d->pci_slot);
+		msg_swap32(&d->virtio_type);
+	}
+}
+
+static int check_status(const void *body)
+{
+	const struct msg_vm_status *m = body;
+	uint32_t i;
+
+	if (m->state > MSG_VM_STATE_STOPPING || !m->pid || m->nvcpus < 1 ||
+	    m->nvcpus > MSG_VM_MAX_VCPUS || m->ndevices > MSG_VM_MAX_DEVICES)
+		return -ERANGE;
+	if (msg_check_str(m->name, sizeof(m->name)) < 0)
+		return -EBADMSG;
+	for (i = 0; i < m->ndevices; i++) {
+		const struct msg_vm_device_status *d = &m->devices[i];
+
+		if (d->flags & ~MSG_VM_DEV_FLAGS)
+			return -ERANGE;
+		if (msg_check_str(d->name, sizeof(d->name)) < 0 ||
+		    msg_check_str(d->type, sizeof(d->type)) < 0)
+			return -EBADMSG;
+	}
+	return msg_is_zero(&m->devices[i], (MSG_VM_MAX_DEVICES - i) * sizeof(m->devices[0]))
+		       ? 0
+		       : -EBADMSG;
+}
+
+static void swap_event(void *body)
+{
+	struct msg_vm_event *m = body;
+
+	msg_swap32(&m->event);
+	msg_swap64(&m->time_ms);
+	msg_swap32(&m->pid);
+	msg_swap_s32(&m->status);
+	msg_swap64(&m->value);
+}
+
+static int check_event(const void *body)
+{
+	const struct msg_vm_event *m = body;
+
+	if (m->pad)
+		return -EBADMSG;
+	/* exactly one known event */
+	if (!m->event || (m->event & (m->event - 1)) || (m->event & ~MSG_VM_EVENT_ALL))
+		return -ERANGE;
+	if (msg_check_str(m->device, sizeof(m->device)) < 0 ||
+	    msg_check_str(m->text, sizeof(m->text)) < 0)
+		return -EBADMSG;
+	return 0;
+}
+
 static const struct msg_kind request_kinds[] = {
     {MSG_VM_EXIT, "EXIT", 0, 0, NULL, NULL, NULL},
     {MSG_VM_SUSPEND_VCPUS, "SUSPEND_VCPUS", 0, 0, NULL, NULL, NULL},
@@ -270,6 +341,8 @@ static const struct msg_kind request_kinds[] = {
      NULL},
     {MSG_VM_SWAP, "SWAP", sizeof(struct msg_vm_swap), 0, swap_swap, check_swap, NULL},
     {MSG_VM_MAKE_RT, "MAKE_RT", 0, 0, NULL, NULL, NULL},
+    {MSG_VM_STATUS, "STATUS", 0, 0, NULL, NULL, NULL},
+    {MSG_VM_CTRL_ALT_DEL, "CTRL_ALT_DEL", 0, 0, NULL, NULL, NULL},
 };
 
 static const struct msg_kind response_kinds[] = {
@@ -281,6 +354,8 @@ static const struct msg_kind response_kinds[] = {
      swap_balloon_stats, check_balloon_stats, NULL},
     {MSG_VM_RESP_SWAP_STATUS, "SWAP_STATUS", sizeof(struct msg_vm_swap_status), 0, swap_swap_status,
      check_swap_status, NULL},
+    {MSG_VM_RESP_STATUS, "STATUS", sizeof(struct msg_vm_status), 0, swap_status, check_status, NULL},
+    {MSG_VM_EVENT, "EVENT", sizeof(struct msg_vm_event), 0, swap_event, check_event, NULL},
 };
 
 static const struct msg_catalogue requests = {request_kinds, ARRAY_SIZE(request_kinds)};

@@ -43,12 +43,17 @@ enum msg_vm_type {
 	MSG_VM_SNAPSHOT = 0x0310,
 	MSG_VM_SWAP = 0x0311,
 	MSG_VM_MAKE_RT = 0x0312, /* no body */
+	MSG_VM_STATUS = 0x0313,	       /* no body; answered by RESP_STATUS */
+	MSG_VM_CTRL_ALT_DEL = 0x0314,  /* no body: the i8042 key combination */
 	/* main -> vmm-ctl */
 	MSG_VM_RESP_OK = 0x0381, /* no body */
 	MSG_VM_RESP_ERR = 0x0382,
 	MSG_VM_RESP_VCPU_PID_TID = 0x0383,
 	MSG_VM_RESP_BALLOON_STATS = 0x0384,
 	MSG_VM_RESP_SWAP_STATUS = 0x0385,
+	MSG_VM_RESP_STATUS = 0x0386,
+	/* main -> a listener's datagram socket */
+	MSG_VM_EVENT = 0x0387,
 };
 
 enum msg_vm_balloon_op {
@@ -90,7 +95,11 @@ _Static_assert(sizeof(struct msg_vm_hotplug_net) == 24, "hotplug_net");
 #define MSG_VM_EVENT_BALLOON_RESIZE 0x1u
 #define MSG_VM_EVENT_BALLOON_OOM_DEFLATION 0x2u
 #define MSG_VM_EVENT_BALLOON_WS_REPORT 0x4u
-#define MSG_VM_EVENT_ALL 0x7u
+#define MSG_VM_EVENT_DEVICE_EXIT 0x8u	/* a device process exited or was killed */
+#define MSG_VM_EVENT_VM_STATE 0x10u	/* running, vCPUs suspended, VM suspended, stopping */
+#define MSG_VM_EVENT_DISK_RESIZE 0x20u	/* a disk got its new size */
+#define MSG_VM_EVENT_NET_HOTPLUG 0x40u	/* a NIC was hot-plugged or removed */
+#define MSG_VM_EVENT_ALL 0x7fu
 
 /* REGISTER_LISTENER's and UNREGISTER_LISTENER's body. */
 struct msg_vm_listener {
@@ -178,6 +187,60 @@ struct msg_vm_swap_status {
 };
 _Static_assert(sizeof(struct msg_vm_swap_status) == 24, "swap_status");
 
+#define MSG_VM_NAME_MAX 64
+#define MSG_VM_DEVICE_NAME 16
+#define MSG_VM_MAX_DEVICES 24
+
+enum msg_vm_state {
+	MSG_VM_STATE_RUNNING = 0,
+	MSG_VM_STATE_VCPUS_SUSPENDED = 1, /* SUSPEND_VCPUS */
+	MSG_VM_STATE_SUSPENDED = 2,	  /* SUSPEND_VM: vCPUs and devices asleep */
+	MSG_VM_STATE_STOPPING = 3,
+};
+
+#define MSG_VM_DEV_JAILED 0x1u
+#define MSG_VM_DEV_ALIVE 0x2u
+#define MSG_VM_DEV_DRIVER_OK 0x4u   /* the guest driver set DRIVER_OK */
+#define MSG_VM_DEV_NEEDS_RESET 0x8u /* DEVICE_NEEDS_RESET is set */
+#define MSG_VM_DEV_FLAGS 0xfu
+
+struct msg_vm_device_status {
+	char name[MSG_VM_DEVICE_NAME]; /* "blk0" */
+	char type[MSG_VM_DEVICE_NAME]; /* "block" */
+	uint32_t pid;		       /* 0 once reaped */
+	uint32_t flags;		       /* MSG_VM_DEV_* */
+	uint64_t features;	       /* negotiated with the driver; 0 before */
+	uint32_t pci_slot;
+	uint32_t virtio_type;
+};
+_Static_assert(sizeof(struct msg_vm_device_status) == 56, "device_status");
+
+struct msg_vm_status {
+	char name[MSG_VM_NAME_MAX];
+	uint32_t state; /* enum msg_vm_state */
+	uint32_t pid;	/* vmm's */
+	uint64_t uptime_ms;
+	uint64_t memory_bytes;
+	uint32_t nvcpus;   /* 1..MSG_VM_MAX_VCPUS */
+	uint32_t ndevices; /* 0..MSG_VM_MAX_DEVICES */
+	struct msg_vm_device_status devices[MSG_VM_MAX_DEVICES]; /* zero from ndevices on */
+};
+_Static_assert(sizeof(struct msg_vm_status) == 96 + 56 * MSG_VM_MAX_DEVICES, "status");
+
+/* One event, as a datagram to a listener. */
+struct msg_vm_event {
+	uint32_t event;	  /* one MSG_VM_EVENT_* bit */
+	uint32_t pad;
+	uint64_t time_ms; /* since the VM started */
+	char device[MSG_VM_DEVICE_NAME]; /* the device it is about, or empty */
+	uint32_t pid;	  /* DEVICE_EXIT: its pid */
+	int32_t status;	  /* DEVICE_EXIT: exit status, or -signal */
+	uint64_t value;	  /* BALLOON_RESIZE: bytes; VM_STATE: enum msg_vm_state; DISK_RESIZE:
+			     bytes; NET_HOTPLUG: 1 added, 0 removed */
+	char text[MSG_VM_ERR_MESSAGE]; /* for a person; may be empty */
+};
+_Static_assert(sizeof(struct msg_vm_event) == 176, "event");
+
 struct vm_request {
 	struct msg_hdr hdr;
 	union {
@@ -201,6 +264,8 @@ struct vm_response {
 		struct msg_vm_pid_tid pid_tid;
 		struct msg_vm_balloon_stats balloon_stats;
 		struct msg_vm_swap_status swap_status;
+		struct msg_vm_status status;
+		struct msg_vm_event event;
 	};
 };
 _Static_assert(offsetof(struct vm_response, err) == sizeof(struct msg_hdr), "body");

@@ -12,12 +12,15 @@ TestSuite(msg_device);
 static const uint32_t request_types[] = {
     MSG_DEVICE_HELLO, MSG_DEVICE_CONFIG_READ, MSG_DEVICE_CONFIG_WRITE, MSG_DEVICE_ACTIVATE,
     MSG_DEVICE_RESET, MSG_DEVICE_SLEEP,	      MSG_DEVICE_WAKE,	       MSG_DEVICE_SHUTDOWN,
+    MSG_DEVICE_COMMAND,
 };
 
 static const uint32_t response_types[] = {
     MSG_DEVICE_INFO,
     MSG_DEVICE_CONFIG_DATA,
     MSG_DEVICE_RESPONSE,
+    MSG_DEVICE_SECCOMP_TRAP,
+    MSG_DEVICE_BALLOON_STATS,
 };
 
 /* Fills m with a valid request of type; returns the fd count it travels with. */
@@ -58,6 +61,9 @@ static unsigned int sample_request(uint32_t type, struct device_request *m)
 		a->queues[1] = (struct msg_device_queue){
 		    .desc = 0x3, .size = 7, .kick_fd = MSG_FD_NONE, .irq_fd = MSG_FD_NONE};
 		return 3;
+	case MSG_DEVICE_COMMAND:
+		m->command = (struct msg_device_command){.op = MSG_DEVICE_CMD_RESIZE, .arg = MIB(64)};
+		return 0;
 	default:
 		return 0;
 	}
@@ -80,6 +86,15 @@ static void sample_response(uint32_t type, struct device_response *m)
 		break;
 	case MSG_DEVICE_RESPONSE:
 		m->status.status = -ENOSPC;
+		break;
+	case MSG_DEVICE_SECCOMP_TRAP:
+		m->trap = (struct msg_device_seccomp_trap){.nr = 257, .arch = 0xc000003e};
+		break;
+	case MSG_DEVICE_BALLOON_STATS:
+		m->balloon_stats.actual = MIB(32);
+		m->balloon_stats.valid = 0x5;
+		m->balloon_stats.stats[0] = 11;
+		m->balloon_stats.stats[2] = 22;
 		break;
 	}
 }
@@ -224,7 +239,7 @@ Test(msg_device, rejects_unknown_type)
 	uint8_t wire[MSG_MAX_SIZE];
 	unsigned int nfds;
 	size_t len = encode_request(MSG_DEVICE_HELLO, wire, &nfds);
-	static const uint32_t bad[] = {0, 0x0100, 0x0109, 0x0301, MSG_DEVICE_INFO, UINT32_MAX};
+	static const uint32_t bad[] = {0, 0x0100, 0x010a, 0x0301, MSG_DEVICE_INFO, UINT32_MAX};
 	size_t i;
 
 	for (i = 0; i < ARRAY_SIZE(bad); i++) {
@@ -319,6 +334,42 @@ Test(msg_device, rejects_responses_out_of_range)
 	cr_assert_eq(response_patched(MSG_DEVICE_RESPONSE, RESP(status.status), (uint32_t)-4096),
 		     -ERANGE);
 	cr_assert_eq(response_patched(MSG_DEVICE_RESPONSE, RESP(status.status), 0), 0);
+}
+
+Test(msg_device, rejects_commands_and_new_answers_out_of_range)
+{
+	const uint32_t c = MSG_DEVICE_COMMAND;
+
+	cr_assert_eq(request_patched(c, REQ(command.op), 3), -ERANGE);
+	cr_assert_eq(request_patched(c, REQ(command.arg), 1000), -ERANGE, "RESIZE: not sectors");
+	cr_assert_eq(request_patched(c, REQ(command.arg), 0), -ERANGE, "RESIZE: to nothing");
+	cr_assert_eq(request_patched(c, REQ(command.pad), 1), -EBADMSG);
+	cr_assert_eq(request_patched(c, REQ(command.op), MSG_DEVICE_CMD_BALLOON_STATS), -ERANGE,
+		     "STATS takes no argument");
+	cr_assert_eq(request_patched(c, REQ(command.op), MSG_DEVICE_CMD_BALLOON_TARGET), 0,
+		     "64 MiB is whole pages");
+	cr_assert_eq(response_patched(MSG_DEVICE_SECCOMP_TRAP, RESP(trap.nr), (uint32_t)-1),
+		     -ERANGE);
+	cr_assert_eq(response_patched(MSG_DEVICE_SECCOMP_TRAP, RESP(trap.nr), 4096), -ERANGE);
+	cr_assert_eq(response_patched(MSG_DEVICE_BALLOON_STATS, RESP(balloon_stats.valid), 0x400),
+		     -ERANGE);
+	cr_assert_eq(response_patched(MSG_DEVICE_BALLOON_STATS, RESP(balloon_stats.actual), 100),
+		     -ERANGE);
+	cr_assert_eq(response_patched(MSG_DEVICE_BALLOON_STATS, RESP(balloon_stats.valid), 0x1),
+		     -EBADMSG, "a value for a statistic not reported");
+}
+
+/* A learning device's listener: one fd, no body. */
+Test(msg_device, seccomp_listener_carries_one_fd)
+{
+	struct device_response m = {.hdr.type = MSG_DEVICE_SECCOMP_LISTENER}, out;
+	uint8_t wire[MSG_MAX_SIZE];
+	size_t len;
+
+	cr_assert_eq(msg_device_encode_response(&m, 1, wire, sizeof(wire), &len), 0);
+	cr_assert_eq(msg_device_decode_response(wire, len, 1, &out), 0);
+	cr_assert_eq(out.hdr.type, MSG_DEVICE_SECCOMP_LISTENER);
+	cr_assert_eq(msg_device_decode_response(wire, len, 0, &out), -EPROTO);
 }
 
 Test(msg_device, rejects_nonzero_padding)

@@ -28,11 +28,13 @@ static const uint32_t request_types[] = {
     MSG_VM_SNAPSHOT,
     MSG_VM_SWAP,
     MSG_VM_MAKE_RT,
+    MSG_VM_STATUS,
+    MSG_VM_CTRL_ALT_DEL,
 };
 
 static const uint32_t response_types[] = {
     MSG_VM_RESP_OK,	     MSG_VM_RESP_ERR, MSG_VM_RESP_VCPU_PID_TID, MSG_VM_RESP_BALLOON_STATS,
-    MSG_VM_RESP_SWAP_STATUS,
+    MSG_VM_RESP_SWAP_STATUS, MSG_VM_RESP_STATUS, MSG_VM_EVENT,
 };
 
 #define SOCK "/run/vmm/events.sock"
@@ -107,6 +109,35 @@ static void sample_response(uint32_t type, struct vm_response *m)
 	case MSG_VM_RESP_SWAP_STATUS:
 		m->swap_status = (struct msg_vm_swap_status){
 		    .state = MSG_VM_SWAP_ACTIVE, .resident_bytes = MIB(1), .swapped_bytes = MIB(2)};
+		break;
+	case MSG_VM_RESP_STATUS:
+		set_str(m->status.name, sizeof(m->status.name), "web-1");
+		m->status.state = MSG_VM_STATE_VCPUS_SUSPENDED;
+		m->status.pid = 4121;
+		m->status.uptime_ms = 12345;
+		m->status.memory_bytes = MIB(512);
+		m->status.nvcpus = 2;
+		m->status.ndevices = 2;
+		set_str(m->status.devices[0].name, MSG_VM_DEVICE_NAME, "blk0");
+		set_str(m->status.devices[0].type, MSG_VM_DEVICE_NAME, "block");
+		m->status.devices[0].pid = 4125;
+		m->status.devices[0].flags = MSG_VM_DEV_JAILED | MSG_VM_DEV_ALIVE | MSG_VM_DEV_DRIVER_OK;
+		m->status.devices[0].features = 0x130000246;
+		m->status.devices[0].pci_slot = 1;
+		m->status.devices[0].virtio_type = 2;
+		set_str(m->status.devices[1].name, MSG_VM_DEVICE_NAME, "rng0");
+		set_str(m->status.devices[1].type, MSG_VM_DEVICE_NAME, "rng");
+		m->status.devices[1].flags = MSG_VM_DEV_JAILED;
+		m->status.devices[1].pci_slot = 2;
+		m->status.devices[1].virtio_type = 4;
+		break;
+	case MSG_VM_EVENT:
+		m->event.event = MSG_VM_EVENT_DEVICE_EXIT;
+		m->event.time_ms = 999;
+		set_str(m->event.device, sizeof(m->event.device), "rng0");
+		m->event.pid = 4126;
+		m->event.status = -9;
+		set_str(m->event.text, sizeof(m->event.text), "killed by signal 9");
 		break;
 	}
 }
@@ -250,7 +281,7 @@ Test(msg_vm, rejects_wrong_size)
 
 Test(msg_vm, rejects_unknown_type)
 {
-	static const uint32_t bad[] = {0, 0x0300, 0x0313, 0x0201, MSG_VM_RESP_OK, 0x80000301};
+	static const uint32_t bad[] = {0, 0x0300, 0x0315, 0x0201, MSG_VM_RESP_OK, 0x80000301};
 	struct vm_request out;
 	struct vm_response resp;
 	uint8_t wire[MSG_MAX_SIZE];
@@ -297,11 +328,33 @@ Test(msg_vm, rejects_requests_out_of_range)
 	cr_assert_eq(request_patched(MSG_VM_HOTPLUG_NET, REQ(hotplug_net.op), MSG_VM_NET_REMOVE),
 		     -ERANGE, "REMOVE names no tap");
 	cr_assert_eq(request_patched(MSG_VM_REGISTER_LISTENER, REQ(listener.events), 0), -ERANGE);
-	cr_assert_eq(request_patched(MSG_VM_UNREGISTER_LISTENER, REQ(listener.events), 8), -ERANGE);
+	cr_assert_eq(request_patched(MSG_VM_UNREGISTER_LISTENER, REQ(listener.events), 0x80),
+		     -ERANGE);
 	cr_assert_eq(request_patched(MSG_VM_GPE, REQ(gpe.gpe), MSG_VM_GPE_MAX + 1), -ERANGE);
 	cr_assert_eq(request_patched(MSG_VM_SNAPSHOT, REQ(snapshot.op), 2), -ERANGE);
 	cr_assert_eq(request_patched(MSG_VM_SNAPSHOT, REQ(snapshot.flags), 2), -ERANGE);
 	cr_assert_eq(request_patched(MSG_VM_SWAP, REQ(swap.op), MSG_VM_SWAP_STATUS + 1), -ERANGE);
+}
+
+Test(msg_vm, rejects_status_and_events_out_of_range)
+{
+	cr_assert_eq(response_patched(MSG_VM_RESP_STATUS, RESP(status.state), 4), -ERANGE);
+	cr_assert_eq(response_patched(MSG_VM_RESP_STATUS, RESP(status.pid), 0), -ERANGE);
+	cr_assert_eq(response_patched(MSG_VM_RESP_STATUS, RESP(status.nvcpus), 0), -ERANGE);
+	cr_assert_eq(response_patched(MSG_VM_RESP_STATUS, RESP(status.ndevices),
+				      MSG_VM_MAX_DEVICES + 1),
+		     -ERANGE);
+	cr_assert_eq(response_patched(MSG_VM_RESP_STATUS, RESP(status.ndevices), 1), -EBADMSG,
+		     "a device after ndevices");
+	cr_assert_eq(response_patched(MSG_VM_RESP_STATUS, RESP(status.devices[1].flags), 0x10),
+		     -ERANGE);
+	cr_assert_eq(response_patched(MSG_VM_RESP_STATUS, RESP(status.name[63]), 'x'), -EBADMSG,
+		     "a name without its NUL");
+	cr_assert_eq(response_patched(MSG_VM_EVENT, RESP(event.event), 0), -ERANGE);
+	cr_assert_eq(response_patched(MSG_VM_EVENT, RESP(event.event), 0x3), -ERANGE,
+		     "two events in one");
+	cr_assert_eq(response_patched(MSG_VM_EVENT, RESP(event.event), 0x80), -ERANGE);
+	cr_assert_eq(response_patched(MSG_VM_EVENT, RESP(event.pad), 1), -EBADMSG);
 }
 
 Test(msg_vm, rejects_responses_out_of_range)
@@ -420,7 +473,8 @@ Test(msg_vm, names_types)
 {
 	cr_assert_str_eq(msg_vm_name(MSG_VM_HOTPLUG_NET), "HOTPLUG_NET");
 	cr_assert_str_eq(msg_vm_name(MSG_VM_RESP_SWAP_STATUS), "SWAP_STATUS");
-	cr_assert_str_eq(msg_vm_name(MSG_VM_RESP_SWAP_STATUS + 1), "unknown");
+	cr_assert_str_eq(msg_vm_name(MSG_VM_RESP_STATUS), "STATUS");
+	cr_assert_str_eq(msg_vm_name(MSG_VM_EVENT + 1), "unknown");
 }
 
 Test(msg_vm, survives_random_bodies)
