@@ -129,7 +129,7 @@ static int check_disk(const void *body)
 {
 	const struct msg_vm_disk *m = body;
 
-	if (m->index >= MSG_VM_MAX_DISKS || m->op != MSG_VM_DISK_RESIZE || !m->size ||
+	if (m->index >= MSG_VM_MAX_DISKS || m->op > MSG_VM_DISK_RESIZE_SHRINK || !m->size ||
 	    m->size % MSG_VM_DISK_SECTOR)
 		return -ERANGE;
 	return 0;

@@ -69,7 +69,8 @@ struct msg_vm_balloon {
 _Static_assert(sizeof(struct msg_vm_balloon) == 16, "balloon");
 
 enum msg_vm_disk_op {
-	MSG_VM_DISK_RESIZE = 0,
+	MSG_VM_DISK_RESIZE = 0,	       /* grow only */
+	MSG_VM_DISK_RESIZE_SHRINK = 1, /* grow or shrink (vmm-ctl disk resize --allow-shrink) */
 };
 
 struct msg_vm_disk {

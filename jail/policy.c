@@ -24,6 +24,7 @@
 #include <sys/ioctl.h>
 #include <sys/mman.h>
 #include <sys/prctl.h>
+#include <sys/ptrace.h>
 #include <sys/random.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
@@ -96,6 +97,11 @@ static const struct constant constants[] = {
 	K(KVM_RUN), K(KVM_IRQ_LINE), K(KVM_IRQ_LINE_STATUS), K(KVM_IRQFD), K(KVM_IOEVENTFD),
 	K(KVM_SET_GSI_ROUTING), K(KVM_SET_USER_MEMORY_REGION), K(KVM_GET_REGS), K(KVM_GET_SREGS),
 	K(KVM_TRANSLATE),
+	K(SEEK_SET), K(SEEK_CUR), K(SEEK_END),
+	K(PR_SET_PTRACER), K(__WALL),
+	K(SIGABRT), K(SIGILL), K(SIGFPE), K(SIGSEGV), K(SIGBUS), K(SIGXCPU), K(SIGXFSZ),
+	K(PTRACE_ATTACH), K(PTRACE_DETACH), K(PTRACE_CONT), K(PTRACE_KILL), K(PTRACE_GETREGS),
+	K(PTRACE_GETREGSET),
 };
 #undef K
 /* clang-format on */

@@ -155,6 +155,8 @@ static const struct cli_flag run_flags[] = {
 	 .repeatable = true, .help = "raw disk image; ro: read-only, id: its serial"},
 	{.name = "--no-rng", .key = "rng.enabled", .value = "false",
 	 .help = "no virtio-rng device (default: one)"},
+	{.name = "--control-socket", .metavar = "PATH", .key = "vm.control_socket",
+	 .help = "vmm-ctl's socket (default /run/vmm/NAME.sock)"},
 	{.name = "--jail", .key = "jail.enabled", .value = "true",
 	 .help = "jail every device process (the default)"},
 	{.name = "--no-jail", .key = "jail.enabled", .value = "false",

@@ -46,11 +46,15 @@ struct vm_config {
 	char *kernel;		      /* [vm] kernel: required in the end */
 	char *initrd;		      /* [vm] initrd or NULL */
 	char *cmdline;		      /* [vm] cmdline, default "console=ttyS0 reboot=k panic=1" */
+	char *control_socket;	      /* [vm] control_socket, or NULL: the default per name */
 	enum serial_mode serial_mode; /* [serial] mode = "stdio" | "file" | "none" */
 	char *serial_path;	      /* [serial] path, with mode "file" */
 	char **cpu_hide;	      /* [cpu] hide = ["xsave", ...] */
 	size_t ncpu_hide;
 	bool rng_enabled;	   /* [rng] enabled, default true */
+	bool balloon_enabled;	   /* [balloon] enabled, default false */
+	bool balloon_deflate_on_oom;	  /* [balloon] deflate_on_oom, default false */
+	unsigned int balloon_stats_interval_s; /* [balloon] stats_interval_s, default 0: no stats */
 	struct disk_config *disks; /* [[disk]] in file order, then --disk flags in theirs */
 	size_t ndisks;		   /* at most CONFIG_DISKS_MAX */
 	struct jail_config jail;   /* [jail] enabled (default true), uid, gid (default 65534),

@@ -543,9 +543,103 @@ static int trapped_syscall(struct hosted_device *d)
 	return d->trap_nr;
 }
 
+struct hosted_device *device_host_find(struct device_host *h, const char *name)
+{
+	for (unsigned int i = 0; i < h->ndevs; i++)
+		if (strcmp(h->devs[i]->name, name) == 0)
+			return h->devs[i];
+	return NULL;
+}
+
+struct hosted_device *device_host_find_type(struct device_host *h, const char *type)
+{
+	for (unsigned int i = 0; i < h->ndevs; i++)
+		if (strcmp(h->devs[i]->type, type) == 0)
+			return h->devs[i];
+	return NULL;
+}
+
+void device_host_status(struct hosted_device *d, struct msg_vm_device_status *s)
+{
+	memset(s, 0, sizeof(*s));
+	msg_set_str(s->name, sizeof(s->name), d->name);
+	msg_set_str(s->type, sizeof(s->type), d->type);
+	s->pid = d->pid > 0 ? (uint32_t)d->pid : 0;
+	s->flags = (d->jailed ? MSG_VM_DEV_JAILED : 0) | (d->alive ? MSG_VM_DEV_ALIVE : 0);
+	s->pci_slot = d->slot;
+	s->virtio_type = d->info.device_type;
+	if (d->vp_ready) {
+		uint8_t st = virtio_pci_status(&d->vp, &s->features);
+
+		s->flags |= (st & VIRTIO_STATUS_DRIVER_OK ? MSG_VM_DEV_DRIVER_OK : 0) |
+			    (st & VIRTIO_STATUS_NEEDS_RESET ? MSG_VM_DEV_NEEDS_RESET : 0);
+	}
+}
+
+int device_host_command(struct hosted_device *d, const struct msg_device_command *c,
+			struct device_response *r)
+{
+	struct device_request q = {.hdr.type = MSG_DEVICE_COMMAND, .command = *c};
+	int ret = ctrl_call(d, &q, NULL, 0, r);
+
+	if (ret == 0 && r->hdr.type == MSG_DEVICE_RESPONSE)
+		ret = r->status.status;
+	return ret;
+}
+
+int device_host_sleep_all(struct device_host *h, bool sleep)
+{
+	int first = 0;
+
+	for (unsigned int i = 0; i < h->ndevs; i++) {
+		struct hosted_device *d = h->devs[i];
+		struct device_request q = {.hdr.type = sleep ? MSG_DEVICE_SLEEP : MSG_DEVICE_WAKE};
+		struct device_response r;
+		int ret;
+
+		if (!d->alive)
+			continue;
+		ret = ctrl_call(d, &q, NULL, 0, &r);
+		if (ret == 0)
+			ret = status_of(&r, MSG_DEVICE_RESPONSE);
+		if (ret < 0 && first == 0)
+			first = ret;
+	}
+	return first;
+}
+
+void device_host_event(struct device_host *h, uint32_t event, const char *device, uint32_t pid,
+		       int32_t status, uint64_t value, const char *text)
+{
+	struct msg_vm_event e = {.event = event, .pid = pid, .status = status, .value = value};
+
+	if (!h->event)
+		return;
+	msg_set_str(e.device, sizeof(e.device), device ? device : "");
+	/* cut to fit: events are for people and programs alike, never an error */
+	snprintf(e.text, sizeof(e.text), "%s", text ? text : "");
+	h->event(h->event_ctx, &e);
+}
+
 static void report_death(struct hosted_device *d, int status)
 {
 	int nr = d->jailed ? trapped_syscall(d) : -1;
+	char text[MSG_VM_ERR_MESSAGE];
+
+	if (nr >= 0) {
+		char *name = seccomp_syscall_resolve_num_arch(SCMP_ARCH_X86_64, nr);
+
+		snprintf(text, sizeof(text), "killed by its seccomp filter: syscall %s (%d)",
+			 name ? name : "?", nr);
+		free(name);
+	} else if (WIFSIGNALED(status)) {
+		snprintf(text, sizeof(text), "killed by signal %d (%s)", WTERMSIG(status),
+			 strsignal(WTERMSIG(status)));
+	} else {
+		snprintf(text, sizeof(text), "exited with status %d", WEXITSTATUS(status));
+	}
+	device_host_event(d->host, MSG_VM_EVENT_DEVICE_EXIT, d->name, (uint32_t)d->pid,
+			  WIFSIGNALED(status) ? -WTERMSIG(status) : WEXITSTATUS(status), 0, text);
 
 	if (nr >= 0) {
 		char *name = seccomp_syscall_resolve_num_arch(SCMP_ARCH_X86_64, nr);

@@ -16,6 +16,7 @@
 #include "learn.h"
 #include "memory.h"
 #include "msg_device.h"
+#include "msg_vm.h"
 #include "pci.h"
 #include "tube.h"
 #include "virtio_pci.h"
@@ -83,6 +84,10 @@ struct device_host {
 	struct jail_learn *learn; /* vmm policy learn */
 	int learn_missing;	  /* its report's count of syscalls the policies lack */
 	const char *test_hook;	  /* VMM_TEST_DEVICE_HOOK "NAME:HOOK" (test builds) */
+	/* events for the control socket's listeners (device exit, balloon target), from the main
+	 * and mem server threads; NULL: none */
+	void (*event)(void *ctx, const struct msg_vm_event *e);
+	void *event_ctx;
 	struct hosted_device *devs[DEVICE_HOST_MAX];
 	unsigned int ndevs;
 	bool slot_used[DEVICE_SLOT_COUNT]; /* KVM slots DEVICE_SLOT_FIRST + i */
@@ -107,6 +112,21 @@ void device_host_reap(struct device_host *h);
 /* Asks every device to stop, then kills what is left and reaps it. */
 void device_host_shutdown(struct device_host *h);
 void device_host_destroy(struct device_host *h);
+
+/* The device named name, or NULL. */
+struct hosted_device *device_host_find(struct device_host *h, const char *name);
+/* The first device of type ("balloon"), or NULL. */
+struct hosted_device *device_host_find_type(struct device_host *h, const char *type);
+/* Its entry of vmm-ctl status. */
+void device_host_status(struct hosted_device *d, struct msg_vm_device_status *s);
+/* An operator's command for d; r: its answer. 0 or -errno. */
+int device_host_command(struct hosted_device *d, const struct msg_device_command *c,
+			struct device_response *r);
+/* SLEEP (sleep) or WAKE every live device; the first error. */
+int device_host_sleep_all(struct device_host *h, bool sleep);
+/* Sends e to the event hook, if any. */
+void device_host_event(struct device_host *h, uint32_t event, const char *device, uint32_t pid,
+		       int32_t status, uint64_t value, const char *text);
 
 /* mem_server.c: serves every device's mem tube from one thread. */
 int mem_server_start(struct device_host *h);

@@ -30,6 +30,7 @@ static bool in_ram(const struct guest_mem *m, uint64_t gpa, uint64_t len)
 static int free_ranges(struct hosted_device *d, const struct msg_vm_memory_ranges *r, bool free)
 {
 	const struct guest_mem *m = d->host->mem;
+	uint64_t released = 0;
 
 	for (uint32_t i = 0; i < r->nranges; i++)
 		if (!in_ram(m, r->ranges[i].gpa, r->ranges[i].len)) {
@@ -41,13 +42,18 @@ static int free_ranges(struct hosted_device *d, const struct msg_vm_memory_range
 	if (!free)
 		return 0; /* reclaimed pages fault back in, zeroed, on the guest's next touch */
 	for (uint32_t i = 0; i < r->nranges; i++) {
+		log_debug("%s: releasing guest RAM 0x%llx+0x%llx", d->name,
+			  (unsigned long long)r->ranges[i].gpa, (unsigned long long)r->ranges[i].len);
 		uint8_t *p = guest_mem_ptr(m, r->ranges[i].gpa, r->ranges[i].len);
 		off_t off = (off_t)(p - m->host);
 
 		if (fallocate(m->fd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, off,
 			      (off_t)r->ranges[i].len) < 0)
 			return -errno;
+		released += r->ranges[i].len;
 	}
+	log_info("%s: released %llu KiB of guest RAM in %u ranges", d->name,
+		 (unsigned long long)(released >> 10), r->nranges);
 	return 0;
 }
 
@@ -198,6 +204,8 @@ static int handle(struct hosted_device *d, const struct vm_memory_request *q, in
 	case MSG_VM_MEMORY_BALLOON_TARGET_REACHED:
 		log_info("%s: balloon at %llu MiB", d->name,
 			 (unsigned long long)(q->balloon.bytes >> 20));
+		device_host_event(d->host, MSG_VM_EVENT_BALLOON_RESIZE, d->name, 0, 0,
+				  q->balloon.bytes, "balloon target reached");
 		return 0;
 	case MSG_VM_MEMORY_IOEVENT_RAW:
 		return ioevent(d, &q->ioevent, fd);

@@ -8,6 +8,7 @@
 #include <sys/ioctl.h>
 #include <sys/mman.h>
 #include <sys/syscall.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "cpuid.h"
@@ -366,6 +367,74 @@ static enum vm_stop_reason handle_exit(struct vcpu *v)
 	}
 }
 
+/* Outside KVM_RUN, while the VM is paused (vcpu_pause()), unless it is stopping. */
+static void park_if_paused(struct vcpu *v)
+{
+	struct vcpu_pause *p = &v->env->pause;
+
+	pthread_mutex_lock(&p->lock);
+	if (p->paused) {
+		p->parked++;
+		pthread_cond_broadcast(&p->cond);
+		while (p->paused && !atomic_load(v->env->stopping))
+			pthread_cond_wait(&p->cond, &p->lock);
+		p->parked--;
+	}
+	pthread_mutex_unlock(&p->lock);
+}
+
+void vcpu_pause_init(struct vcpu_pause *p)
+{
+	pthread_mutex_init(&p->lock, NULL);
+	pthread_cond_init(&p->cond, NULL);
+	p->paused = false;
+	p->parked = 0;
+}
+
+int vcpu_pause(struct vcpu *vcpus, unsigned int n, int timeout_ms)
+{
+	struct vcpu_pause *p;
+	struct timespec end;
+	unsigned int started = 0;
+	int ret = 0;
+
+	if (n == 0)
+		return 0;
+	p = &vcpus[0].env->pause;
+	pthread_mutex_lock(&p->lock);
+	p->paused = true;
+	pthread_mutex_unlock(&p->lock);
+	for (unsigned int i = 0; i < n; i++) {
+		started += vcpus[i].started;
+		vcpu_kick(&vcpus[i]);
+	}
+	clock_gettime(CLOCK_REALTIME, &end);
+	end.tv_sec += timeout_ms / 1000;
+	end.tv_nsec += (long)(timeout_ms % 1000) * 1000000L;
+	if (end.tv_nsec >= 1000000000L) {
+		end.tv_sec++;
+		end.tv_nsec -= 1000000000L;
+	}
+	pthread_mutex_lock(&p->lock);
+	while (p->parked < started && ret == 0 && !atomic_load(vcpus[0].env->stopping))
+		ret = -pthread_cond_timedwait(&p->cond, &p->lock, &end);
+	pthread_mutex_unlock(&p->lock);
+	return ret;
+}
+
+void vcpu_resume(struct vcpu *vcpus, unsigned int n)
+{
+	struct vcpu_pause *p;
+
+	if (n == 0)
+		return;
+	p = &vcpus[0].env->pause;
+	pthread_mutex_lock(&p->lock);
+	p->paused = false;
+	pthread_cond_broadcast(&p->cond);
+	pthread_mutex_unlock(&p->lock);
+}
+
 static void *vcpu_thread(void *arg)
 {
 	struct vcpu *v = arg;
@@ -387,6 +456,9 @@ static void *vcpu_thread(void *arg)
 	}
 
 	while (why == VM_STOP_NONE && !atomic_load(v->env->stopping)) {
+		park_if_paused(v);
+		if (atomic_load(v->env->stopping))
+			break;
 		if (ioctl(v->fd, KVM_RUN, 0) < 0) {
 			if (errno == EINTR || errno == EAGAIN) {
 				v->run->immediate_exit = 0;

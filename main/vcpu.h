@@ -16,6 +16,14 @@
 #include "memory.h"
 
 /* What every vCPU thread shares. */
+/* Parking every vCPU (vmm-ctl suspend): vcpu_pause()/vcpu_resume(). */
+struct vcpu_pause {
+	pthread_mutex_t lock;
+	pthread_cond_t cond;
+	bool paused;	     /* asked to park */
+	unsigned int parked; /* threads parked now */
+};
+
 struct vcpu_env {
 	const struct bus *pio;
 	const struct bus *mmio;
@@ -23,6 +31,7 @@ struct vcpu_env {
 	struct vm_stopper stopper;
 	atomic_bool *stopping;
 	const struct jail_filter *filter; /* vcpu.policy, loaded before the first KVM_RUN; or NULL */
+	struct vcpu_pause pause;
 };
 
 struct vcpu {
@@ -48,6 +57,13 @@ int vcpu_signals_init(void);
 int vcpu_start(struct vcpu *v);
 /* Makes a running KVM_RUN return, so the thread sees *stopping. */
 void vcpu_kick(struct vcpu *v);
+void vcpu_pause_init(struct vcpu_pause *p);
+/*
+ * Parks every started vCPU of vcpus[0..n) outside KVM_RUN; returns once all are parked (0) or
+ * after timeout_ms (-ETIMEDOUT; they park as they can). vcpu_resume() lets them go on.
+ */
+int vcpu_pause(struct vcpu *vcpus, unsigned int n, int timeout_ms);
+void vcpu_resume(struct vcpu *vcpus, unsigned int n);
 void vcpu_join(struct vcpu *v);
 void vcpu_destroy(struct vcpu *v);
 

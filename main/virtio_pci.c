@@ -927,6 +927,17 @@ void virtio_pci_config_changed(struct virtio_pci *v)
 	pthread_mutex_unlock(&v->lock);
 }
 
+uint8_t virtio_pci_status(struct virtio_pci *v, uint64_t *features)
+{
+	uint8_t st;
+
+	pthread_mutex_lock(&v->lock);
+	st = v->status;
+	*features = st & VIRTIO_STATUS_FEATURES_OK ? v->driver_features : 0;
+	pthread_mutex_unlock(&v->lock);
+	return st;
+}
+
 void virtio_pci_set_needs_reset(struct virtio_pci *v)
 {
 	pthread_mutex_lock(&v->lock);

@@ -168,6 +168,8 @@ uint64_t virtio_pci_notify_addr(const struct virtio_pci *v, unsigned int q);
 
 /* The device config changed: bumps config_generation, sets the ISR bit, signals the config fd. */
 void virtio_pci_config_changed(struct virtio_pci *v);
+/* The device status byte, and the features the driver accepted (0 before FEATURES_OK). */
+uint8_t virtio_pci_status(struct virtio_pci *v, uint64_t *features);
 /* Sets DEVICE_NEEDS_RESET; with DRIVER_OK set, also raises the config interrupt. */
 void virtio_pci_set_needs_reset(struct virtio_pci *v);
 /* Whether vector may deliver now, and its message (what the irq wiring uses). */

@@ -3,12 +3,14 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/eventfd.h>
+#include <sys/ioctl.h>
 #include <sys/signalfd.h>
 #include <sys/stat.h>
 #include <sys/sysinfo.h>
@@ -18,6 +20,8 @@
 #include "boot.h"
 #include "bus.h"
 #include "console.h"
+#include "control.h"
+#include "ctl_path.h"
 #include "device_host.h"
 #include "i8042.h"
 #include "irq_router.h"
@@ -57,6 +61,13 @@ struct vm {
 	int disk_fds[CONFIG_DISKS_MAX]; /* opened images, handed to their devices at spawn */
 	struct jail_filter vmm_filter;	/* vmm.policy and vcpu.policy, compiled (jailed VM) */
 	struct jail_filter vcpu_filter;
+	struct control ctl;		/* the control socket (vmm-ctl) */
+	bool ctl_open;
+	pthread_mutex_t ctl_lock;	/* one state change at a time: suspend/resume */
+	atomic_int state;		/* enum msg_vm_state */
+	struct timespec started;	/* CLOCK_MONOTONIC at vm_run */
+	int resize_fds[CONFIG_DISKS_MAX]; /* main's own copy of each writable disk, for resize */
+	struct kvm_clock_data clock;	/* the guest's clock while its vCPUs are suspended */
 };
 
 static void vm_stop(void *ctx, enum vm_stop_reason why)
@@ -154,6 +165,22 @@ static int spawn_rng(struct vm *vm)
 	return device_host_spawn(&vm->devices, &spec);
 }
 
+static int spawn_balloon(struct vm *vm)
+{
+	struct device_spec spec = {.type = "balloon", .name = "balloon0", .backend_fd = -1};
+	char interval[16];
+	size_t a = 0;
+
+	if (vm->cfg->balloon_deflate_on_oom)
+		spec.args[a++] = "--deflate-on-oom";
+	if (vm->cfg->balloon_stats_interval_s) {
+		snprintf(interval, sizeof(interval), "%u", vm->cfg->balloon_stats_interval_s);
+		spec.args[a++] = "--stats-interval";
+		spec.args[a++] = interval;
+	}
+	return device_host_spawn(&vm->devices, &spec);
+}
+
 /*
  * Opens each disk image (devices open nothing by path). A missing file or a size that is not
  * whole sectors is the user's input: the caller exits 2.
@@ -172,6 +199,14 @@ static int open_disks(struct vm *vm)
 			return -errno;
 		}
 		vm->disk_fds[i] = fd;
+		/* main keeps its own copy of a writable image: vmm-ctl disk resize grows it */
+		if (!dc->read_only) {
+			vm->resize_fds[i] = fcntl(fd, F_DUPFD_CLOEXEC, 3);
+			if (vm->resize_fds[i] < 0) {
+				log_err_errno("disk %s", dc->path);
+				return -errno;
+			}
+		}
 		if (!S_ISREG(st.st_mode) && !S_ISBLK(st.st_mode)) {
 			log_err("disk %s: not a file or a block device", dc->path);
 			return -EINVAL;
@@ -211,6 +246,8 @@ static int spawn_disks(struct vm *vm)
 	return 0;
 }
 
+static void vm_event(void *ctx, const struct msg_vm_event *e);
+
 /* The virtio devices, each its own vmm-device process, before any vCPU runs. */
 static int setup_virtio(struct vm *vm)
 {
@@ -221,6 +258,8 @@ static int setup_virtio(struct vm *vm)
 	if (ret < 0)
 		return ret;
 	vm->devices_ready = true;
+	vm->devices.event = vm_event;
+	vm->devices.event_ctx = vm;
 	if (vm->cfg->jail.enabled) {
 		ret = device_host_set_jail(&vm->devices, &vm->cfg->jail);
 		if (ret == 0)
@@ -241,7 +280,260 @@ static int setup_virtio(struct vm *vm)
 		if (ret < 0)
 			return ret;
 	}
+	if (vm->cfg->balloon_enabled) {
+		ret = spawn_balloon(vm);
+		if (ret < 0)
+			return ret;
+	}
 	return 0;
+}
+
+/* ---- the control socket's requests (control.h), on its thread ---- */
+
+static uint64_t uptime_ms(const struct vm *vm)
+{
+	struct timespec now;
+
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	return (uint64_t)(now.tv_sec - vm->started.tv_sec) * 1000 +
+	       (uint64_t)((now.tv_nsec - vm->started.tv_nsec) / 1000000);
+}
+
+/* device_host's and our own events, stamped, to the listeners. */
+static void vm_event(void *ctx, const struct msg_vm_event *e)
+{
+	struct vm *vm = ctx;
+	struct msg_vm_event stamped = *e;
+
+	stamped.time_ms = uptime_ms(vm);
+	if (vm->ctl_open)
+		control_event(&vm->ctl, &stamped);
+}
+
+static const char *const state_names[] = {
+	[MSG_VM_STATE_RUNNING] = "running",
+	[MSG_VM_STATE_VCPUS_SUSPENDED] = "vcpus-suspended",
+	[MSG_VM_STATE_SUSPENDED] = "suspended",
+	[MSG_VM_STATE_STOPPING] = "stopping",
+};
+
+static void set_state(struct vm *vm, enum msg_vm_state st)
+{
+	atomic_store(&vm->state, (int)st);
+	device_host_event(&vm->devices, MSG_VM_EVENT_VM_STATE, NULL, 0, 0, st, state_names[st]);
+}
+
+static void fill_status(struct vm *vm, struct vm_response *r)
+{
+	struct msg_vm_status *s = &r->status;
+
+	r->hdr.type = MSG_VM_RESP_STATUS;
+	msg_set_str(s->name, sizeof(s->name), vm->cfg->name ? vm->cfg->name : "vmm");
+	s->state = (uint32_t)atomic_load(&vm->state);
+	s->pid = (uint32_t)getpid();
+	s->uptime_ms = uptime_ms(vm);
+	s->memory_bytes = vm->cfg->memory_mib << 20;
+	s->nvcpus = vm->nvcpus;
+	for (unsigned int i = 0; i < vm->devices.ndevs && i < MSG_VM_MAX_DEVICES; i++)
+		device_host_status(vm->devices.devs[i], &s->devices[s->ndevices++]);
+}
+
+/*
+ * Parks the vCPUs (and with devices, puts every device to sleep); the guest's kvmclock is
+ * read so that resume() can put it back: no jump in the guest's time.
+ */
+static int suspend(struct vm *vm, bool devices, struct vm_response *r)
+{
+	int ret;
+
+	if (atomic_load(&vm->state) != MSG_VM_STATE_RUNNING) {
+		msg_vm_error(r, -EALREADY, "the VM is %s", state_names[atomic_load(&vm->state)]);
+		return -EALREADY;
+	}
+	ret = vcpu_pause(vm->vcpus, vm->nvcpus, DEVICE_TIMEOUT_MS);
+	if (ret == 0 && ioctl(vm->kvm.vm_fd, KVM_GET_CLOCK, &vm->clock) < 0)
+		ret = -errno;
+	if (ret == 0 && devices)
+		ret = device_host_sleep_all(&vm->devices, true);
+	if (ret < 0) {
+		if (devices)
+			device_host_sleep_all(&vm->devices, false);
+		vcpu_resume(vm->vcpus, vm->nvcpus);
+		msg_vm_error(r, ret, "cannot suspend: %s", strerror(-ret));
+		return ret;
+	}
+	set_state(vm, devices ? MSG_VM_STATE_SUSPENDED : MSG_VM_STATE_VCPUS_SUSPENDED);
+	log_info("%s suspended", devices ? "VM" : "vCPUs");
+	return 0;
+}
+
+static int resume(struct vm *vm, bool devices, struct vm_response *r)
+{
+	enum msg_vm_state want = devices ? MSG_VM_STATE_SUSPENDED : MSG_VM_STATE_VCPUS_SUSPENDED;
+	struct kvm_clock_data clock = {.clock = vm->clock.clock};
+	int ret = 0;
+
+	if (atomic_load(&vm->state) != (int)want) {
+		msg_vm_error(r, -EINVAL, "the VM is %s", state_names[atomic_load(&vm->state)]);
+		return -EINVAL;
+	}
+	if (devices)
+		ret = device_host_sleep_all(&vm->devices, false);
+	if (ioctl(vm->kvm.vm_fd, KVM_SET_CLOCK, &clock) < 0)
+		log_warn_errno("KVM_SET_CLOCK");
+	vcpu_resume(vm->vcpus, vm->nvcpus);
+	set_state(vm, MSG_VM_STATE_RUNNING);
+	log_info("%s resumed", devices ? "VM" : "vCPUs");
+	if (ret < 0)
+		msg_vm_error(r, ret, "a device did not wake: %s", strerror(-ret));
+	return ret;
+}
+
+static void pid_tid(struct vm *vm, struct vm_response *r)
+{
+	r->hdr.type = MSG_VM_RESP_VCPU_PID_TID;
+	r->pid_tid.pid = (uint32_t)getpid();
+	r->pid_tid.nvcpus = vm->nvcpus;
+	for (unsigned int i = 0; i < vm->nvcpus && i < MSG_VM_MAX_VCPUS; i++)
+		r->pid_tid.tids[i] = (uint32_t)atomic_load(&vm->vcpus[i].tid);
+}
+
+static void balloon(struct vm *vm, const struct msg_vm_balloon *b, struct vm_response *r)
+{
+	struct hosted_device *d = device_host_find_type(&vm->devices, "balloon");
+	struct msg_device_command c = {.op = MSG_DEVICE_CMD_BALLOON_STATS};
+	struct device_response dr;
+	int ret;
+
+	if (!d) {
+		msg_vm_error(r, -ENODEV, "no balloon device ([balloon] enabled = true)");
+		return;
+	}
+	if (b->op == MSG_VM_BALLOON_ADJUST) {
+		if (b->target > vm->cfg->memory_mib << 20) {
+			msg_vm_error(r, -EINVAL, "the guest has only %llu MiB",
+				     (unsigned long long)vm->cfg->memory_mib);
+			return;
+		}
+		c = (struct msg_device_command){.op = MSG_DEVICE_CMD_BALLOON_TARGET, .arg = b->target};
+		log_info("balloon: target %llu MiB", (unsigned long long)(b->target >> 20));
+	}
+	ret = device_host_command(d, &c, &dr);
+	if (ret < 0) {
+		msg_vm_error(r, ret, "%s: %s", d->name, strerror(-ret));
+		return;
+	}
+	if (b->op == MSG_VM_BALLOON_STATS) {
+		if (dr.hdr.type != MSG_DEVICE_BALLOON_STATS) {
+			msg_vm_error(r, -EPROTO, "%s: no statistics", d->name);
+			return;
+		}
+		r->hdr.type = MSG_VM_RESP_BALLOON_STATS;
+		r->balloon_stats.actual = dr.balloon_stats.actual;
+		r->balloon_stats.valid = dr.balloon_stats.valid;
+		_Static_assert(MSG_VM_BALLOON_NSTATS == MSG_DEVICE_BALLOON_NSTATS, "same tags");
+		memcpy(r->balloon_stats.stats, dr.balloon_stats.stats, sizeof(dr.balloon_stats.stats));
+	}
+}
+
+/* Grows (or, when asked, shrinks) a writable disk's image, then tells its device. */
+static void disk_resize(struct vm *vm, const struct msg_vm_disk *q, struct vm_response *r)
+{
+	char name[DEVICE_NAME_MAX];
+	struct hosted_device *d;
+	struct device_response dr;
+	struct msg_device_command c = {.op = MSG_DEVICE_CMD_RESIZE, .arg = q->size};
+	struct stat st;
+	int fd, ret;
+
+	if (q->index >= vm->cfg->ndisks) {
+		msg_vm_error(r, -ENOENT, "no disk %u (the VM has %zu)", q->index, vm->cfg->ndisks);
+		return;
+	}
+	snprintf(name, sizeof(name), "blk%u", q->index);
+	d = device_host_find(&vm->devices, name);
+	fd = vm->resize_fds[q->index];
+	if (!d || fd < 0) {
+		msg_vm_error(r, -EROFS, "disk %u is read-only", q->index);
+		return;
+	}
+	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)) {
+		msg_vm_error(r, -ENOTSUP, "disk %u is not an image file", q->index);
+		return;
+	}
+	if ((uint64_t)st.st_size > q->size && q->op != MSG_VM_DISK_RESIZE_SHRINK) {
+		msg_vm_error(r, -EINVAL, "%llu bytes would shrink disk %u (%lld bytes): "
+			     "--allow-shrink", (unsigned long long)q->size, q->index,
+			     (long long)st.st_size);
+		return;
+	}
+	if (ftruncate(fd, (off_t)q->size) < 0) {
+		msg_vm_error(r, -errno, "disk %u: %s", q->index, strerror(errno));
+		return;
+	}
+	ret = device_host_command(d, &c, &dr);
+	if (ret < 0) {
+		msg_vm_error(r, ret, "%s: %s", d->name, strerror(-ret));
+		return;
+	}
+	log_info("disk %u resized to %llu bytes", q->index, (unsigned long long)q->size);
+	device_host_event(&vm->devices, MSG_VM_EVENT_DISK_RESIZE, d->name, 0, 0, q->size,
+			  "disk resized");
+}
+
+static void handle_request(void *ctx, const struct vm_request *q, struct vm_response *r)
+{
+	struct vm *vm = ctx;
+
+	pthread_mutex_lock(&vm->ctl_lock);
+	switch (q->hdr.type) {
+	case MSG_VM_STATUS:
+		fill_status(vm, r);
+		break;
+	case MSG_VM_EXIT:
+		log_info("stopping: vmm-ctl stop");
+		vm_stop(vm, VM_STOP_SIGNAL);
+		break;
+	case MSG_VM_SUSPEND_VCPUS:
+	case MSG_VM_SUSPEND_VM:
+		suspend(vm, q->hdr.type == MSG_VM_SUSPEND_VM, r);
+		break;
+	case MSG_VM_RESUME_VCPUS:
+	case MSG_VM_RESUME_VM:
+		resume(vm, q->hdr.type == MSG_VM_RESUME_VM, r);
+		break;
+	case MSG_VM_VCPU_PID_TID:
+		pid_tid(vm, r);
+		break;
+	case MSG_VM_BALLOON:
+		balloon(vm, &q->balloon, r);
+		break;
+	case MSG_VM_DISK:
+		disk_resize(vm, &q->disk, r);
+		break;
+	default:
+		msg_vm_error(r, -EOPNOTSUPP, "%s is not supported by this vmm",
+			     msg_vm_name(q->hdr.type));
+		break;
+	}
+	pthread_mutex_unlock(&vm->ctl_lock);
+}
+
+static int open_control(struct vm *vm)
+{
+	char path[MSG_VM_SOCKET_PATH];
+	int ret;
+
+	if (vm->cfg->control_socket)
+		snprintf(path, sizeof(path), "%s", vm->cfg->control_socket);
+	else if ((ret = ctl_default_socket(vm->cfg->name ? vm->cfg->name : "vmm", path,
+					   sizeof(path))) < 0)
+		return ret;
+	ret = control_open(&vm->ctl, path);
+	vm->ctl_open = ret == 0;
+	if (ret == 0)
+		log_info("control socket %s", path);
+	return ret;
 }
 
 /*
@@ -252,9 +544,15 @@ static int lock_down(struct vm *vm)
 {
 	bool keep_kill = geteuid() == 0 && vm->cfg->jail.uid != 0;
 
+	const struct control_handler h = {.handle = handle_request, .ctx = vm};
+	int ret;
+
 	if (vm->cfg->jail.enabled && lockdown_apply(&vm->vmm_filter, keep_kill) < 0)
 		return -EPERM;
-	return mem_server_start(&vm->devices);
+	ret = mem_server_start(&vm->devices);
+	if (ret == 0)
+		ret = control_start(&vm->ctl, &h);
+	return ret;
 }
 
 static int check_host_memory(const struct vm_config *cfg)
@@ -435,6 +733,9 @@ static void main_loop(struct vm *vm)
 		if (vm->console.in_fd >= 0 && p[2].revents & (POLLIN | POLLHUP | POLLERR))
 			forward_input(vm);
 	}
+	set_state(vm, MSG_VM_STATE_STOPPING);
+	/* parked vCPUs wake to see `stopping` */
+	vcpu_resume(vm->vcpus, vm->nvcpus);
 	for (unsigned int i = 0; i < vm->nvcpus; i++)
 		vcpu_kick(&vm->vcpus[i]);
 	for (unsigned int i = 0; i < vm->nvcpus; i++)
@@ -490,7 +791,11 @@ static int exit_code(const struct vm *vm)
 
 static void vm_destroy(struct vm *vm)
 {
-	/* Devices first: they hold eventfds bound through the router, on the VM fd. */
+	/* The control thread first: it calls into the devices. */
+	if (vm->ctl_open)
+		control_close(&vm->ctl);
+	vm->ctl_open = false;
+	/* Devices next: they hold eventfds bound through the router, on the VM fd. */
 	if (vm->devices_ready) {
 		device_host_destroy(&vm->devices);
 		irq_router_destroy(&vm->router);
@@ -506,8 +811,10 @@ static void vm_destroy(struct vm *vm)
 	guest_mem_destroy(&vm->mem);
 	kvm_close(&vm->kvm);
 	close_fd(&vm->serial_fd);
-	for (size_t i = 0; i < CONFIG_DISKS_MAX; i++)
+	for (size_t i = 0; i < CONFIG_DISKS_MAX; i++) {
 		close_fd(&vm->disk_fds[i]);
+		close_fd(&vm->resize_fds[i]);
+	}
 	close_fd(&vm->signal_fd);
 	close_fd(&vm->stop_fd);
 	jail_filter_free(&vm->vmm_filter);
@@ -542,6 +849,8 @@ static int vm_build(struct vm *vm)
 		return VMM_EXIT_FAILURE;
 	if (setup_virtio(vm) < 0)
 		return VMM_EXIT_FAILURE;
+	if (open_control(vm) < 0)
+		return VMM_EXIT_FAILURE;
 	if (create_vcpus(vm, &entry) < 0)
 		return VMM_EXIT_FAILURE;
 	return 0;
@@ -559,7 +868,10 @@ int vm_run(const struct vm_config *cfg)
 	vm->mem.fd = vm->serial_fd = vm->signal_fd = -1;
 	vm->console.in_fd = -1;
 	for (size_t i = 0; i < CONFIG_DISKS_MAX; i++)
-		vm->disk_fds[i] = -1;
+		vm->disk_fds[i] = vm->resize_fds[i] = -1;
+	vm->ctl.listen_fd = vm->ctl.event_fd = vm->ctl.epfd = vm->ctl.stop_fd = -1;
+	pthread_mutex_init(&vm->ctl_lock, NULL);
+	clock_gettime(CLOCK_MONOTONIC, &vm->started);
 	vm->env = (struct vcpu_env){
 		.pio = &vm->pio,
 		.mmio = &vm->mmio,
@@ -567,6 +879,7 @@ int vm_run(const struct vm_config *cfg)
 		.stopper = {.stop = vm_stop, .ctx = vm},
 		.stopping = &vm->stopping,
 	};
+	vcpu_pause_init(&vm->env.pause);
 	vm->stop_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
 	if (vm->stop_fd < 0) {
 		log_err_errno("eventfd");

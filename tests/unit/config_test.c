@@ -217,25 +217,25 @@ Test(config, unknown_key)
 	load_err(
 	    "[vm]\ncpus = 2\ncolour = \"blue\"\n",
 	    "3:1: unknown key 'colour' in [vm] (known: name, cpus, memory_mib, kernel, initrd, "
-	    "cmdline)");
+	    "cmdline, control_socket)");
 	load_err("[serial]\nmod = 'file'\n",
 		 "2:1: unknown key 'mod' in [serial] (known: mode, path)");
 	load_err("[vm.extra]\n", "1:5: unknown key 'extra' in [vm] (known: name, cpus, memory_mib, "
-				 "kernel, initrd, cmdline)");
+				 "kernel, initrd, cmdline, control_socket)");
 }
 
 Test(config, unknown_section)
 {
 	load_err("[vm]\ncpus = 1\n\n[network]\n",
-		 "4:2: unknown table [network] (known: vm, serial, cpu, rng, jail, disk)");
+		 "4:2: unknown table [network] (known: vm, serial, cpu, rng, balloon, jail, disk)");
 	load_err("[[net]]\npath = 'x'\n",
-		 "1:3: unknown table [net] (known: vm, serial, cpu, rng, jail, disk)");
+		 "1:3: unknown table [net] (known: vm, serial, cpu, rng, balloon, jail, disk)");
 }
 
 Test(config, key_outside_a_table)
 {
 	load_err("cpus = 2\n[vm]\n",
-		 "1:1: key 'cpus' must be in a table (known: vm, serial, cpu, rng, jail, disk)");
+		 "1:1: key 'cpus' must be in a table (known: vm, serial, cpu, rng, balloon, jail, disk)");
 }
 
 Test(config, section_not_a_table)
@@ -820,4 +820,23 @@ Test(config, jail_bad_values)
 	load_err("[jail]\nenabled = 1\n", "2:11: [jail] enabled: must be a boolean, not an integer");
 	load_err("[jail]\nroot = '/'\n",
 		 "2:1: unknown key 'root' in [jail] (known: enabled, uid, gid, policy_dir, seccomp)");
+}
+
+Test(config, balloon_and_control_socket)
+{
+	struct vm_config cfg;
+
+	load_ok(&cfg, "[vm]\ncpus = 1\n");
+	cr_assert_not(cfg.balloon_enabled);
+	cr_assert_null(cfg.control_socket);
+	config_free(&cfg);
+	load_ok(&cfg, "[vm]\ncontrol_socket = '/run/vmm/a.sock'\n[balloon]\nenabled = true\n"
+		      "deflate_on_oom = true\nstats_interval_s = 5\n");
+	cr_assert(cfg.balloon_enabled);
+	cr_assert(cfg.balloon_deflate_on_oom);
+	cr_assert_eq(cfg.balloon_stats_interval_s, 5);
+	cr_assert_str_eq(cfg.control_socket, "/run/vmm/a.sock");
+	config_free(&cfg);
+	load_err("[balloon]\nstats_interval_s = 3601\n",
+		 "2:20: [balloon] stats_interval_s: must be at most 3600, got 3601");
 }

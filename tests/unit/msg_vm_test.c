@@ -319,7 +319,8 @@ Test(msg_vm, rejects_requests_out_of_range)
 	cr_assert_eq(request_patched(MSG_VM_BALLOON, REQ(balloon.op), MSG_VM_BALLOON_STATS),
 		     -ERANGE, "STATS names no target");
 	cr_assert_eq(request_patched(MSG_VM_DISK, REQ(disk.index), MSG_VM_MAX_DISKS), -ERANGE);
-	cr_assert_eq(request_patched(MSG_VM_DISK, REQ(disk.op), 1), -ERANGE);
+	cr_assert_eq(request_patched(MSG_VM_DISK, REQ(disk.op), 2), -ERANGE);
+	cr_assert_eq(request_patched(MSG_VM_DISK, REQ(disk.op), MSG_VM_DISK_RESIZE_SHRINK), 0);
 	cr_assert_eq(request_patched(MSG_VM_DISK, REQ(disk.size), 0), -ERANGE);
 	cr_assert_eq(request_patched(MSG_VM_DISK, REQ(disk.size), 1000), -ERANGE);
 	cr_assert_eq(request_patched(MSG_VM_HOTPLUG_NET, REQ(hotplug_net.op), 2), -ERANGE);

@@ -1,0 +1,61 @@
+/*
+ * The control socket (shared/DESIGN.md, "Tubes"): vmm-ctl's requests (struct vm_request, ipc/
+ * msg_vm.h) on a Unix SOCK_SEQPACKET socket, served by a thread of their own ("vmm-ctl"), one
+ * request and one answer at a time per connection, several connections at once. Only the uid
+ * vmm runs as may connect (mode 0600 and SO_PEERCRED). A message that does not decode gets an
+ * error answer and its connection is closed; a client that does not read its answers loses
+ * them, never holds the VM. Listeners (REGISTER_LISTENER) get events as datagrams on their
+ * own socket; one that vanished is dropped.
+ */
+#ifndef VMM_MAIN_CONTROL_H
+#define VMM_MAIN_CONTROL_H
+
+#include <pthread.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "msg_vm.h"
+
+#define CONTROL_MAX_CLIENTS 16
+#define CONTROL_MAX_LISTENERS 16
+
+/* Answers one request (anything but the listener requests, which control.c keeps). */
+struct control_handler {
+	void (*handle)(void *ctx, const struct vm_request *q, struct vm_response *r);
+	void *ctx;
+};
+
+struct control_listener {
+	bool used;
+	uint32_t events;
+	char path[MSG_VM_SOCKET_PATH];
+};
+
+struct control {
+	char path[MSG_VM_SOCKET_PATH];
+	int listen_fd;
+	int event_fd; /* SOCK_DGRAM, unbound: sends events */
+	int epfd;
+	int stop_fd;
+	int clients[CONTROL_MAX_CLIENTS];
+	struct control_handler handler;
+	pthread_t thread;
+	bool running;
+	pthread_mutex_t lock; /* listeners: the handler thread and control_event() */
+	struct control_listener listeners[CONTROL_MAX_LISTENERS];
+	unsigned long served; /* requests answered, for tests and status */
+};
+
+/*
+ * Creates the socket at path (its folder made 0700 if missing). A socket file left by a dead VM
+ * is replaced; a live VM's is not (-EADDRINUSE, logged). 0 or -errno (logged).
+ */
+int control_open(struct control *c, const char *path);
+/* Starts the thread that serves it. */
+int control_start(struct control *c, const struct control_handler *h);
+/* Stops the thread, closes every connection, removes the socket file. */
+void control_close(struct control *c);
+/* Sends e to every listener that asked for its kind; callable from any thread. */
+void control_event(struct control *c, const struct msg_vm_event *e);
+
+#endif
