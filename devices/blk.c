@@ -2,7 +2,8 @@
  * virtio-blk (virtio 1.2, 5.2): one request queue served on the disk image (a regular file or a
  * block device) main opened for us. Requests are checked by blk_req.c and done here with
  * preadv/pwritev/fdatasync/fallocate. A guest mistake in a request is answered with a status;
- * only a malformed ring (virtq_pop() -EIO) breaks the device.
+ * only a malformed ring (virtq_pop() -EIO) breaks the device. Main's COMMAND RESIZE (after it
+ * resized the image) updates the capacity and raises the config interrupt.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -410,6 +411,46 @@ static void blk_notify(struct vdev *d, unsigned int qi)
 	vdev_interrupt(d, qi);
 }
 
+/*
+ * MSG_DEVICE_CMD_RESIZE: main resized the image to bytes (grown, or shrunk when the operator
+ * allowed it). The image must now hold exactly that (fstat, or BLKGETSIZE64): a size that
+ * differs means main and the image disagree, and the guest must not see a capacity the image
+ * does not back. A read-only disk is not resized. Requests after the answer see the new
+ * capacity; the config interrupt tells the driver to read it.
+ */
+static int blk_resize(struct vdev *d, uint64_t bytes)
+{
+	struct blk *b = d->priv;
+	uint64_t now, sectors;
+	int ret;
+
+	if (b->opts.read_only) {
+		log_warn("block: a read-only disk is not resized");
+		return -EINVAL;
+	}
+	ret = backend_size(d->backend_fd, &now);
+	if (ret < 0)
+		return ret;
+	if (now != bytes || blk_capacity(bytes, &sectors) < 0) {
+		log_warn("block: resize to %llu bytes refused: the image holds %llu",
+			 (unsigned long long)bytes, (unsigned long long)now);
+		return -EINVAL;
+	}
+	if (sectors != b->capacity)
+		log_info("block: capacity %llu -> %llu sectors", (unsigned long long)b->capacity,
+			 (unsigned long long)sectors);
+	b->capacity = sectors;
+	blk_config_fill(d->config, b->capacity, b->opts.read_only);
+	vdev_config_changed(d);
+	return 0;
+}
+
+static void blk_command(struct vdev *d, const struct msg_device_command *c,
+			struct device_response *r)
+{
+	msg_device_status(r, c->op == MSG_DEVICE_CMD_RESIZE ? blk_resize(d, c->arg) : -EOPNOTSUPP);
+}
+
 const struct vdev_ops blk_ops = {
 	.name = "block",
 	.virtio_type = VIRTIO_BLK_TYPE,
@@ -421,4 +462,5 @@ const struct vdev_ops blk_ops = {
 	.destroy = blk_destroy,
 	.activate = blk_activate,
 	.notify = blk_notify,
+	.command = blk_command,
 };

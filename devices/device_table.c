@@ -6,10 +6,12 @@
 
 extern const struct vdev_ops rng_ops;
 extern const struct vdev_ops blk_ops;
+extern const struct vdev_ops balloon_ops;
 
 static const struct vdev_ops *const devices[] = {
 	&rng_ops,
 	&blk_ops,
+	&balloon_ops,
 };
 
 const struct vdev_ops *device_table_find(const char *name)

@@ -17,6 +17,10 @@
 #include <sys/prctl.h>
 #include <unistd.h>
 
+#if defined(__SANITIZE_ADDRESS__)
+#include <sanitizer/lsan_interface.h>
+#endif
+
 #include "jail.h"
 #include "log.h"
 #include "util.h"
@@ -179,6 +183,11 @@ static int enter_jail(const struct entry_args *a)
 		return -errno;
 	if (a->learn && dup2(VDEV_FD_CTRL, JAIL_HANDOVER_FD) < 0)
 		return -errno;
+#if defined(__SANITIZE_ADDRESS__)
+	/* LeakSanitizer's exit check needs /proc and ptrace, which the jail takes away: check
+	 * now instead (unjailed devices, e.g. in the harness, keep the full check at exit). */
+	__lsan_do_leak_check();
+#endif
 	jail_enter(&j, &listener);
 	return a->learn ? hand_over_listener(listener) : 0;
 }
@@ -227,27 +236,46 @@ void vdev_interrupt(struct vdev *d, unsigned int q)
 		log_warn_errno("interrupt eventfd of queue %u", q);
 }
 
+int vdev_mem_call(struct vdev *d, const struct vm_memory_request *m)
+{
+	uint8_t req[MSG_MAX_SIZE], resp[MSG_MAX_SIZE];
+	struct vm_memory_response r;
+	size_t len, rlen;
+	int ret;
+
+	ret = msg_vm_memory_encode_request(m, 0, req, sizeof(req), &len);
+	if (ret == 0)
+		ret = tube_call(&d->mem_tube, req, len, NULL, 0, resp, sizeof(resp), &rlen,
+				MEM_TUBE_TIMEOUT_MS);
+	if (ret == 0)
+		ret = msg_vm_memory_decode_response(resp, rlen, 0, &r);
+	if (ret == 0)
+		ret = r.hdr.type == MSG_VM_MEMORY_RESPONSE ? r.status.status : -EPROTO;
+	return ret;
+}
+
 /* Tells main that queue q is broken, so that it sets DEVICE_NEEDS_RESET. */
 static void vdev_notify_main_broken(struct vdev *d, unsigned int q)
 {
 	struct vm_memory_request m = {.hdr.type = MSG_VM_MEMORY_NEEDS_RESET};
-	uint8_t req[MSG_MAX_SIZE], resp[MSG_MAX_SIZE];
-	size_t len, rlen;
 	int ret;
 
 	m.needs_reset.queue = q;
-	ret = msg_vm_memory_encode_request(&m, 0, req, sizeof(req), &len);
-	if (ret == 0)
-		ret = tube_call(&d->mem_tube, req, len, NULL, 0, resp, sizeof(resp), &rlen,
-				MEM_TUBE_TIMEOUT_MS);
+	ret = vdev_mem_call(d, &m);
 	if (ret < 0)
 		log_warn("cannot tell main that queue %u needs a reset: %s", q, strerror(-ret));
 }
 
-void vdev_broken(struct vdev *d, unsigned int q)
+void vdev_config_changed(struct vdev *d)
 {
 	uint64_t one = 1;
 
+	if (d->config_irq_fd >= 0 && write(d->config_irq_fd, &one, sizeof(one)) < 0)
+		log_warn_errno("config interrupt eventfd");
+}
+
+void vdev_broken(struct vdev *d, unsigned int q)
+{
 	if (d->broken)
 		return;
 	d->broken = true;
@@ -255,8 +283,7 @@ void vdev_broken(struct vdev *d, unsigned int q)
 	/* Main learns it on the mem tube and sets DEVICE_NEEDS_RESET; the config interrupt tells
 	 * the driver to look. */
 	vdev_notify_main_broken(d, q);
-	if (d->config_irq_fd >= 0 && write(d->config_irq_fd, &one, sizeof(one)) < 0)
-		log_warn_errno("config interrupt eventfd");
+	vdev_config_changed(d);
 }
 
 struct loop {
@@ -547,7 +574,9 @@ static int run(struct vdev *d)
 		goto out;
 	while (!l.done) {
 		struct epoll_event ev[VDEV_MAX_QUEUES + 1];
-		int n = epoll_wait(l.epfd, ev, (int)ARRAY_SIZE(ev), -1);
+		/* After the last turn's answers: the device's own timed work, and how long to wait. */
+		int timeout = d->ops->tick ? d->ops->tick(d) : -1;
+		int n = epoll_wait(l.epfd, ev, (int)ARRAY_SIZE(ev), timeout);
 
 		if (n < 0 && errno == EINTR)
 			continue;

@@ -22,6 +22,7 @@
 #define VDEV_FD_BACKEND MSG_DEVICE_FD_BACKEND
 
 struct vdev;
+struct vm_memory_request; /* ipc/msg_vm_memory.h */
 
 struct vdev_ops {
 	const char *name; /* the type name on vmm-device's command line: "rng", "block" */
@@ -48,6 +49,13 @@ struct vdev_ops {
 	 */
 	void (*command)(struct vdev *d, const struct msg_device_command *c,
 			struct device_response *r);
+	/*
+	 * Optional: runs at every turn of the loop, before it waits, so after main's requests of
+	 * the last turn were answered: the place for timed work and for notices to main on the mem
+	 * tube that a ctrl request caused (main may hold locks until it has its answer). Returns
+	 * how many ms the loop may wait for events before the next turn, -1 for no limit.
+	 */
+	int (*tick)(struct vdev *d);
 };
 
 struct vdev {
@@ -76,6 +84,14 @@ struct vdev {
 
 /* After pushes on queue q: interrupts the guest if it wants one. */
 void vdev_interrupt(struct vdev *d, unsigned int q);
+/* The config space changed: the config interrupt (none before ACTIVATE; the driver reads it). */
+void vdev_config_changed(struct vdev *d);
+/*
+ * One request to main on the mem tube and its answer, within the tube timeout: main's status
+ * (0 or -errno), or -errno when the tube failed. Not while main waits for a ctrl answer: see
+ * vdev_ops.tick.
+ */
+int vdev_mem_call(struct vdev *d, const struct vm_memory_request *m);
 /* A malformed ring on queue q: the device stops and needs a reset (logged once). */
 void vdev_broken(struct vdev *d, unsigned int q);
 

@@ -29,6 +29,7 @@ struct learned {
 	char name[32];
 	char *policy_path;
 	struct policy policy;
+	struct policy extra; /* sanitizer.policy in a sanitizer build: its runtime's syscalls */
 	int listener;
 	uint8_t seen[LEARN_NR_MAX]; /* enum seen, the worst seen per syscall */
 	uint64_t example[LEARN_NR_MAX][POLICY_MAX_ARGS]; /* args of a refused call */
@@ -100,6 +101,9 @@ static void record(struct learned *d, const struct seccomp_data *data)
 	if (nr < 0 || nr >= LEARN_NR_MAX || data->arch != AUDIT_ARCH_X86_64)
 		return;
 	s = judge(&d->policy, nr, (const uint64_t *)data->args);
+	if (s != SEEN_ALLOWED && d->extra.nrules &&
+	    judge(&d->extra, nr, (const uint64_t *)data->args) == SEEN_ALLOWED)
+		s = SEEN_ALLOWED;
 	d->count[nr]++;
 	if (s > d->seen[nr]) {
 		d->seen[nr] = (uint8_t)s;
@@ -198,6 +202,15 @@ int jail_learn_add(struct jail_learn *l, const char *name, const char *policy_pa
 	ret = d->policy_path ? policy_load(policy_path, &d->policy, err, sizeof(err)) : -ENOMEM;
 	if (ret < 0)
 		goto err;
+	if (SECCOMP_SANITIZED) {
+		char extra[4096];
+		const char *slash = strrchr(policy_path, '/');
+
+		snprintf(extra, sizeof(extra), "%.*s/sanitizer.policy",
+			 slash ? (int)(slash - policy_path) : 1, slash ? policy_path : ".");
+		if (policy_load(extra, &d->extra, err, sizeof(err)) < 0)
+			log_warn("learn: %s", err);
+	}
 	pthread_mutex_lock(&l->lock);
 	ev.data.u64 = l->ndevs;
 	l->devs[l->ndevs++] = d;
@@ -289,6 +302,7 @@ void jail_learn_free(struct jail_learn *l)
 	jail_learn_stop(l);
 	for (unsigned int i = 0; i < l->ndevs; i++) {
 		policy_free(&l->devs[i]->policy);
+		policy_free(&l->devs[i]->extra);
 		free(l->devs[i]->policy_path);
 		free(l->devs[i]);
 	}

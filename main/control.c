@@ -75,6 +75,7 @@ int control_open(struct control *c, const char *path)
 	for (int i = 0; i < CONTROL_MAX_CLIENTS; i++)
 		c->clients[i] = -1;
 	pthread_mutex_init(&c->lock, NULL);
+	c->uid = geteuid();
 	ret = make_addr(path, &a);
 	if (ret == 0)
 		ret = make_dir(path);
@@ -120,12 +121,12 @@ static void drop_client(struct control *c, int i)
 	close_fd(&c->clients[i]);
 }
 
-static bool same_uid(int fd)
+static bool same_uid(const struct control *c, int fd)
 {
 	struct ucred cred;
 	socklen_t len = sizeof(cred);
 
-	return getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) == 0 && cred.uid == geteuid();
+	return getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) == 0 && cred.uid == c->uid;
 }
 
 static void accept_client(struct control *c)
@@ -135,7 +136,7 @@ static void accept_client(struct control *c)
 
 	if (fd < 0)
 		return;
-	if (!same_uid(fd)) {
+	if (!same_uid(c, fd)) {
 		log_warn("control socket: refused a client of another uid");
 		close(fd);
 		return;
@@ -235,6 +236,8 @@ static void *control_thread(void *arg)
 	struct control *c = arg;
 	struct epoll_event ev[8];
 
+	/* Its own name, through prctl: naming another thread would open /proc (vmm.policy). */
+	pthread_setname_np(pthread_self(), "vmm-ctl");
 	for (;;) {
 		int n = epoll_wait(c->epfd, ev, ARRAY_SIZE(ev), -1);
 
@@ -275,7 +278,6 @@ int control_start(struct control *c, const struct control_handler *h)
 		log_err("control socket: cannot start its thread: %s", strerror(-ret));
 		return ret;
 	}
-	pthread_setname_np(c->thread, "vmm-ctl");
 	c->running = true;
 	return 0;
 }
@@ -289,7 +291,7 @@ void control_close(struct control *c)
 	c->running = false;
 	for (int i = 0; i < CONTROL_MAX_CLIENTS; i++)
 		close_fd(&c->clients[i]);
-	if (c->listen_fd >= 0 && c->path[0])
+	if (c->listen_fd >= 0 && c->path[0] && !c->keep_file)
 		unlink(c->path);
 	close_fd(&c->listen_fd);
 	close_fd(&c->event_fd);

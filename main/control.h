@@ -13,6 +13,7 @@
 #include <pthread.h>
 #include <stdbool.h>
 #include <stdint.h>
+#include <sys/types.h>
 
 #include "msg_vm.h"
 
@@ -44,6 +45,10 @@ struct control {
 	pthread_mutex_t lock; /* listeners: the handler thread and control_event() */
 	struct control_listener listeners[CONTROL_MAX_LISTENERS];
 	unsigned long served; /* requests answered, for tests and status */
+	/* vmm.policy has no unlink: a locked-down vmm leaves its socket file, which the next VM of
+	 * that name replaces (a dead VM's socket refuses connections: vmm-ctl says no VM there) */
+	bool keep_file;
+	uid_t uid; /* vmm's euid, read at open (vmm.policy has no geteuid) */
 };
 
 /*

@@ -137,7 +137,7 @@ static int setup_devices(struct vm *vm)
 	bus_init(&vm->pio, "pio");
 	bus_init(&vm->mmio, "mmio");
 	uart8250_init(&vm->uart, out, isa, UART_COM1_IRQ);
-	i8042_init(&vm->i8042, stopper);
+	i8042_init(&vm->i8042, stopper, isa);
 	rtc_init(&vm->rtc, vm->mem.size);
 	pci_root_init(&vm->pci, stopper);
 	ret = add_pio(vm, UART_COM1_BASE, 8, &uart8250_ops, &vm->uart, "com1");
@@ -420,9 +420,11 @@ static void balloon(struct vm *vm, const struct msg_vm_balloon *b, struct vm_res
 	}
 	ret = device_host_command(d, &c, &dr);
 	if (ret < 0) {
-		msg_vm_error(r, ret, "%s: %s", d->name, strerror(-ret));
+		msg_vm_error(r, ret, "%s refused it", d->name);
 		return;
 	}
+	if (b->op == MSG_VM_BALLOON_ADJUST)
+		virtio_pci_config_changed(&d->vp);
 	if (b->op == MSG_VM_BALLOON_STATS) {
 		if (dr.hdr.type != MSG_DEVICE_BALLOON_STATS) {
 			msg_vm_error(r, -EPROTO, "%s: no statistics", d->name);
@@ -468,14 +470,15 @@ static void disk_resize(struct vm *vm, const struct msg_vm_disk *q, struct vm_re
 		return;
 	}
 	if (ftruncate(fd, (off_t)q->size) < 0) {
-		msg_vm_error(r, -errno, "disk %u: %s", q->index, strerror(errno));
+		msg_vm_error(r, -errno, "disk %u: cannot resize its image", q->index);
 		return;
 	}
 	ret = device_host_command(d, &c, &dr);
 	if (ret < 0) {
-		msg_vm_error(r, ret, "%s: %s", d->name, strerror(-ret));
+		msg_vm_error(r, ret, "%s refused the new size", d->name);
 		return;
 	}
+	virtio_pci_config_changed(&d->vp);
 	log_info("disk %u resized to %llu bytes", q->index, (unsigned long long)q->size);
 	device_host_event(&vm->devices, MSG_VM_EVENT_DISK_RESIZE, d->name, 0, 0, q->size,
 			  "disk resized");
@@ -511,6 +514,17 @@ static void handle_request(void *ctx, const struct vm_request *q, struct vm_resp
 	case MSG_VM_DISK:
 		disk_resize(vm, &q->disk, r);
 		break;
+	case MSG_VM_CTRL_ALT_DEL: {
+		int ret = i8042_ctrl_alt_del(&vm->i8042);
+
+		if (ret == -ENODEV)
+			msg_vm_error(r, ret, "the guest has no keyboard driver (i8042/atkbd)");
+		else if (ret < 0)
+			msg_vm_error(r, ret, "the keyboard buffer is full");
+		else
+			log_info("ctrl-alt-del sent to the guest's keyboard");
+		break;
+	}
 	default:
 		msg_vm_error(r, -EOPNOTSUPP, "%s is not supported by this vmm",
 			     msg_vm_name(q->hdr.type));
@@ -549,6 +563,7 @@ static int lock_down(struct vm *vm)
 
 	if (vm->cfg->jail.enabled && lockdown_apply(&vm->vmm_filter, keep_kill) < 0)
 		return -EPERM;
+	vm->ctl.keep_file = vm->cfg->jail.enabled;
 	ret = mem_server_start(&vm->devices);
 	if (ret == 0)
 		ret = control_start(&vm->ctl, &h);

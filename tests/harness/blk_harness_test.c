@@ -1,13 +1,15 @@
 /*
  * virtio-blk in its own vmm-device process, on a temporary 8 MiB image, checked against the image
  * file on the host: reads, writes, flush, errors past the end, discard, write zeroes, GET_ID,
- * read-only disks, config space, indirect chains and both interrupt suppression schemes.
+ * read-only disks, config space, indirect chains, both interrupt suppression schemes and
+ * MSG_DEVICE_CMD_RESIZE.
  * Skipped (not failed) while vmm-device does not know --type block.
  */
 #include <criterion/criterion.h>
 #include <endian.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -507,4 +509,127 @@ Test(blk_harness, deep_queue)
 		done++;
 	}
 	free(img);
+}
+
+/* ---- MSG_DEVICE_CMD_RESIZE: main resized the image, the device follows ---- */
+
+static int resize_to(uint64_t bytes)
+{
+	struct device_request q = {.hdr.type = MSG_DEVICE_COMMAND};
+	struct device_response r;
+	int ret;
+
+	q.command.op = MSG_DEVICE_CMD_RESIZE;
+	q.command.arg = bytes;
+	ret = harness_call(&h, &q, NULL, 0, &r);
+	return ret ? ret : harness_status(&r, 0);
+}
+
+/* The same, with an arg the encoder would refuse: the device's decoder must refuse it too. */
+static int resize_raw(uint64_t bytes)
+{
+	struct device_request q = {.hdr.type = MSG_DEVICE_COMMAND};
+	struct device_response r;
+	uint8_t buf[MSG_MAX_SIZE];
+	uint64_t le = htole64(bytes);
+	size_t len;
+	int ret;
+
+	q.command.op = MSG_DEVICE_CMD_RESIZE;
+	q.command.arg = 512;
+	cr_assert_eq(msg_device_encode_request(&q, 0, buf, sizeof(buf), &len), 0);
+	memcpy(buf + sizeof(struct msg_hdr) + offsetof(struct msg_device_command, arg), &le, 8);
+	ret = harness_call_raw(&h, buf, len, NULL, 0, &r);
+	return ret ? ret : harness_status(&r, 0);
+}
+
+static uint64_t capacity(void)
+{
+	uint64_t cap;
+
+	cr_assert_eq(harness_config_read(&h, 0, &cap, 8), 0);
+	return le64toh(cap);
+}
+
+Test(blk_harness, resize_grows_capacity)
+{
+	uint64_t buf;
+
+	start_blk(0);
+	cr_assert_eq(ftruncate(image, (off_t)(2 * IMAGE_SIZE)), 0);
+	cr_assert_eq(resize_to(2 * IMAGE_SIZE), 0);
+	cr_assert_eq(capacity(), 2 * CAPACITY);
+	cr_assert_geq(harness_wait_eventfd(h.config_irq_fd, HARNESS_TIMEOUT_MS), 1,
+		      "no config interrupt");
+	/* the new sectors are the guest's */
+	write_check_read(CAPACITY + 100, 4096, 61, false);
+	write_check_read(2 * CAPACITY - 8, 4096, 62, false);
+	buf = harness_alloc(&h, 512);
+	cr_assert_eq(harness_blk_do(&h, VIRTIO_BLK_T_IN, 2 * CAPACITY, buf, 512, false, NULL),
+		     VIRTIO_BLK_S_IOERR);
+}
+
+/* Shrinking (main allows it when asked): sectors past the new end are gone. */
+Test(blk_harness, resize_shrinks_capacity)
+{
+	uint64_t buf;
+
+	start_blk(0);
+	cr_assert_eq(ftruncate(image, (off_t)(IMAGE_SIZE / 2)), 0);
+	cr_assert_eq(resize_to(IMAGE_SIZE / 2), 0);
+	cr_assert_eq(capacity(), CAPACITY / 2);
+	cr_assert_geq(harness_wait_eventfd(h.config_irq_fd, HARNESS_TIMEOUT_MS), 1);
+	buf = harness_alloc(&h, 512);
+	cr_assert_eq(harness_blk_do(&h, VIRTIO_BLK_T_IN, CAPACITY / 2, buf, 512, false, NULL),
+		     VIRTIO_BLK_S_IOERR);
+	write_check_read(CAPACITY / 2 - 1, 512, 63, false);
+}
+
+Test(blk_harness, resize_bad_sizes_refused)
+{
+	start_blk(0);
+	/* not what the image holds: main and the image disagree */
+	cr_assert_eq(resize_to(2 * IMAGE_SIZE), -EINVAL);
+	cr_assert_eq(ftruncate(image, (off_t)(IMAGE_SIZE + 100)), 0);
+	cr_assert_eq(resize_to(IMAGE_SIZE + 512), -EINVAL);
+	cr_assert_eq(resize_to(IMAGE_SIZE), -EINVAL);
+	/* not whole sectors, or nothing: refused before the device looks */
+	cr_assert_lt(resize_raw(IMAGE_SIZE + 100), 0);
+	cr_assert_lt(resize_raw(0), 0);
+	cr_assert_eq(capacity(), CAPACITY);
+	cr_assert_eq(harness_wait_eventfd(h.config_irq_fd, 50), -ETIMEDOUT,
+		     "config interrupt for a refused resize");
+	/* the same size again is fine (and tells the driver to look) */
+	cr_assert_eq(ftruncate(image, (off_t)IMAGE_SIZE), 0);
+	cr_assert_eq(resize_to(IMAGE_SIZE), 0);
+	cr_assert_eq(capacity(), CAPACITY);
+	write_check_read(CAPACITY - 1, 512, 64, false);
+}
+
+Test(blk_harness, resize_read_only_refused)
+{
+	static const char *const args[] = {"--read-only", NULL};
+	int ro;
+
+	new_image();
+	ro = harness_blk_reopen(image, O_RDONLY);
+	cr_assert_geq(ro, 0);
+	start_on(ro, args);
+	close(ro);
+	cr_assert_eq(harness_activate(&h, h.info.features), 0);
+	cr_assert_eq(ftruncate(image, (off_t)(2 * IMAGE_SIZE)), 0);
+	cr_assert_eq(resize_to(2 * IMAGE_SIZE), -EINVAL);
+	cr_assert_eq(capacity(), CAPACITY);
+}
+
+Test(blk_harness, balloon_commands_refused)
+{
+	struct device_request q = {.hdr.type = MSG_DEVICE_COMMAND};
+	struct device_response r;
+
+	start_blk(0);
+	q.command.op = MSG_DEVICE_CMD_BALLOON_STATS;
+	cr_assert_eq(harness_call(&h, &q, NULL, 0, &r), 0);
+	cr_assert_eq(harness_status(&r, 0), -EOPNOTSUPP);
+	cr_assert(harness_alive(&h));
 }

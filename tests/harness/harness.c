@@ -97,6 +97,30 @@ static int make_memory(struct harness *h, uint64_t size)
 
 /* ---- the mem tube server ---- */
 
+/* Appends the request's ranges to list (n kept so far), as far as it has room. */
+static void record_ranges(struct msg_vm_memory_range *list, unsigned int *n,
+			  const struct msg_vm_memory_ranges *r)
+{
+	for (uint32_t i = 0; i < r->nranges; i++, (*n)++)
+		if (*n < HARNESS_RANGES_MAX)
+			list[*n] = r->ranges[i];
+}
+
+/* Balloon notices; lock held. */
+static void record_balloon(struct harness *h, const struct vm_memory_request *q)
+{
+	if (q->hdr.type == MSG_VM_MEMORY_FREE_RANGES) {
+		h->free_requests++;
+		record_ranges(h->freed, &h->nfreed, &q->ranges);
+	} else if (q->hdr.type == MSG_VM_MEMORY_RECLAIM_RANGES) {
+		h->reclaim_requests++;
+		record_ranges(h->reclaimed, &h->nreclaimed, &q->ranges);
+	} else if (q->hdr.type == MSG_VM_MEMORY_BALLOON_TARGET_REACHED) {
+		h->target_reached++;
+		h->target_bytes = q->balloon.bytes;
+	}
+}
+
 static void mem_record(struct harness *h, const struct vm_memory_request *q, int ret)
 {
 	pthread_mutex_lock(&h->lock);
@@ -109,6 +133,7 @@ static void mem_record(struct harness *h, const struct vm_memory_request *q, int
 			h->needs_reset++;
 			h->needs_reset_queue = q->needs_reset.queue;
 		}
+		record_balloon(h, q);
 	}
 	pthread_cond_broadcast(&h->cond);
 	pthread_mutex_unlock(&h->lock);
@@ -164,6 +189,12 @@ static void *mem_thread(void *arg)
 
 int harness_wait_needs_reset(struct harness *h, unsigned int count, int timeout_ms)
 {
+	return harness_wait_count(h, &h->needs_reset, count, timeout_ms);
+}
+
+int harness_wait_count(struct harness *h, const unsigned int *counter, unsigned int count,
+		       int timeout_ms)
+{
 	struct timespec until;
 	int ret = 0;
 
@@ -175,9 +206,9 @@ int harness_wait_needs_reset(struct harness *h, unsigned int count, int timeout_
 		until.tv_nsec -= 1000000000;
 	}
 	pthread_mutex_lock(&h->lock);
-	while (h->needs_reset < count && ret == 0)
+	while (*counter < count && ret == 0)
 		ret = pthread_cond_timedwait(&h->cond, &h->lock, &until);
-	ret = h->needs_reset >= count ? 0 : -ETIMEDOUT;
+	ret = *counter >= count ? 0 : -ETIMEDOUT;
 	pthread_mutex_unlock(&h->lock);
 	return ret;
 }

@@ -27,6 +27,7 @@
 #include <sys/types.h>
 
 #include "msg_device.h"
+#include "msg_vm_memory.h"
 #include "tube.h"
 
 #define HARNESS_TIMEOUT_MS 5000
@@ -38,6 +39,7 @@
 #define HARNESS_IND_BASE 0x200000ULL
 #define HARNESS_IND_STRIDE 0x40000ULL /* divided evenly among the queue's heads */
 #define HARNESS_DATA_BASE 0x800000ULL
+#define HARNESS_RANGES_MAX 256 /* free and reclaim ranges recorded */
 
 /* Feature bits the tests name (virtio 1.2, 6 and 5.2.3). */
 #define HARNESS_F(bit) (1ULL << (bit))
@@ -109,6 +111,19 @@ struct harness {
 	unsigned int needs_reset;   /* NEEDS_RESET notices */
 	uint32_t needs_reset_queue; /* the queue the last one named */
 	uint32_t last_mem_type;
+	/*
+	 * Balloon notices: FREE_RANGES and RECLAIM_RANGES requests and the ranges they named, in
+	 * order (the first HARNESS_RANGES_MAX kept, all counted), and BALLOON_TARGET_REACHED with
+	 * the size it told. Read them with lock held.
+	 */
+	unsigned int free_requests;
+	unsigned int nfreed;
+	struct msg_vm_memory_range freed[HARNESS_RANGES_MAX];
+	unsigned int reclaim_requests;
+	unsigned int nreclaimed;
+	struct msg_vm_memory_range reclaimed[HARNESS_RANGES_MAX];
+	unsigned int target_reached;
+	uint64_t target_bytes;
 	struct jail_learn *learn; /* VMM_HARNESS_LEARN */
 };
 
@@ -206,6 +221,9 @@ uint16_t harness_used_idx(struct harness *h, unsigned int qi);
 
 /* Waits until at least count NEEDS_RESET notices arrived: 0 or -ETIMEDOUT. */
 int harness_wait_needs_reset(struct harness *h, unsigned int count, int timeout_ms);
+/* Waits until *counter (one of the mem tube counts above) reaches count: 0 or -ETIMEDOUT. */
+int harness_wait_count(struct harness *h, const unsigned int *counter, unsigned int count,
+		       int timeout_ms);
 /* Waits for eventfd fd to be signalled and reads it: its count, or -ETIMEDOUT. */
 int64_t harness_wait_eventfd(int fd, int timeout_ms);
 
