@@ -385,8 +385,14 @@ static void park_if_paused(struct vcpu *v)
 
 void vcpu_pause_init(struct vcpu_pause *p)
 {
+	pthread_condattr_t attr;
+
+	/* CLOCK_MONOTONIC: the one clock vmm.policy lets clock_gettime read */
+	pthread_condattr_init(&attr);
+	pthread_condattr_setclock(&attr, CLOCK_MONOTONIC);
 	pthread_mutex_init(&p->lock, NULL);
-	pthread_cond_init(&p->cond, NULL);
+	pthread_cond_init(&p->cond, &attr);
+	pthread_condattr_destroy(&attr);
 	p->paused = false;
 	p->parked = 0;
 }
@@ -408,7 +414,7 @@ int vcpu_pause(struct vcpu *vcpus, unsigned int n, int timeout_ms)
 		started += vcpus[i].started;
 		vcpu_kick(&vcpus[i]);
 	}
-	clock_gettime(CLOCK_REALTIME, &end);
+	clock_gettime(CLOCK_MONOTONIC, &end);
 	end.tv_sec += timeout_ms / 1000;
 	end.tv_nsec += (long)(timeout_ms % 1000) * 1000000L;
 	if (end.tv_nsec >= 1000000000L) {
