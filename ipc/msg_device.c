@@ -352,21 +352,3 @@ const char *msg_device_name(uint32_t type)
 		name = msg_name(&responses, type);
 	return name ? name : "unknown";
 }
-
-int msg_device_recv_listener(struct tube *t, int timeout_ms, int *fd)
-{
-	uint8_t in[MSG_MAX_SIZE];
-	struct device_response r;
-	unsigned int nfds = 0;
-	size_t len;
-	int ret = tube_recv(t, in, sizeof(in), &len, fd, 1, &nfds, timeout_ms);
-
-	if (ret < 0)
-		return ret;
-	ret = msg_device_decode_response(in, len, nfds, &r);
-	if (ret == 0 && r.hdr.type != MSG_DEVICE_SECCOMP_LISTENER)
-		ret = -EPROTO;
-	if (ret < 0 && nfds > 0)
-		close_fd(fd);
-	return ret;
-}
