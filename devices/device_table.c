@@ -7,11 +7,13 @@
 extern const struct vdev_ops rng_ops;
 extern const struct vdev_ops blk_ops;
 extern const struct vdev_ops balloon_ops;
+extern const struct vdev_ops net_ops;
 
 static const struct vdev_ops *const devices[] = {
 	&rng_ops,
 	&blk_ops,
 	&balloon_ops,
+	&net_ops,
 };
 
 const struct vdev_ops *device_table_find(const char *name)

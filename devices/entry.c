@@ -29,6 +29,8 @@
 
 /* epoll data for the ctrl tube; queues use their index. */
 #define EV_CTRL UINT32_MAX
+/* epoll data for the backend fd (vdev_watch_backend()). */
+#define EV_BACKEND (UINT32_MAX - 1)
 /* How long a notice to main may wait for its answer. */
 #define MEM_TUBE_TIMEOUT_MS 5000
 
@@ -220,6 +222,7 @@ static void vdev_init(struct vdev *d, const struct vdev_ops *ops, const char *na
 	d->mem_fd = VDEV_FD_GUEST;
 	d->backend_fd = fd_open(VDEV_FD_BACKEND) ? VDEV_FD_BACKEND : -1;
 	d->config_irq_fd = -1;
+	d->epfd = -1;
 	d->nqueues = ops->nqueues;
 	for (unsigned int i = 0; i < VDEV_MAX_QUEUES; i++)
 		d->kick_fd[i] = d->irq_fd[i] = -1;
@@ -306,6 +309,27 @@ static int watch(struct loop *l, int fd, uint32_t data, bool on)
 	return 0;
 }
 
+void vdev_watch_backend(struct vdev *d, bool on)
+{
+	struct epoll_event ev = {.events = EPOLLIN, .data.u32 = EV_BACKEND};
+
+	if (d->backend_watched == on || d->epfd < 0 || d->backend_fd < 0)
+		return;
+	if (epoll_ctl(d->epfd, on ? EPOLL_CTL_ADD : EPOLL_CTL_DEL, d->backend_fd, &ev) < 0) {
+		log_err_errno("epoll_ctl on the backend");
+		return;
+	}
+	d->backend_watched = on;
+}
+
+static void serve_backend(struct vdev *d)
+{
+	if (d->active && !d->broken && !d->sleeping && d->ops->backend_ready)
+		d->ops->backend_ready(d);
+	else
+		vdev_watch_backend(d, false); /* level-triggered: the device rewatches later */
+}
+
 static void watch_kicks(struct loop *l, bool on)
 {
 	for (unsigned int i = 0; i < l->d->nqueues; i++)
@@ -328,6 +352,7 @@ static void deactivate(struct loop *l)
 	close_fd(&d->config_irq_fd);
 	if (d->active && d->ops->reset)
 		d->ops->reset(d);
+	vdev_watch_backend(d, false);
 	d->active = false;
 	d->broken = false;
 	d->sleeping = false;
@@ -570,10 +595,11 @@ static int run(struct vdev *d)
 	l.epfd = epoll_create1(EPOLL_CLOEXEC);
 	if (l.epfd < 0)
 		return -errno;
+	d->epfd = l.epfd;
 	if (watch(&l, d->ctrl.fd, EV_CTRL, true) < 0)
 		goto out;
 	while (!l.done) {
-		struct epoll_event ev[VDEV_MAX_QUEUES + 1];
+		struct epoll_event ev[VDEV_MAX_QUEUES + 2];
 		/* After the last turn's answers: the device's own timed work, and how long to wait. */
 		int timeout = d->ops->tick ? d->ops->tick(d) : -1;
 		int n = epoll_wait(l.epfd, ev, (int)ARRAY_SIZE(ev), timeout);
@@ -587,6 +613,8 @@ static int run(struct vdev *d)
 		for (int i = 0; i < n && !l.done && ret == 0; i++) {
 			if (ev[i].data.u32 == EV_CTRL)
 				ret = serve_ctrl(&l);
+			else if (ev[i].data.u32 == EV_BACKEND)
+				serve_backend(d);
 			else
 				serve_kick(&l, ev[i].data.u32);
 		}
@@ -597,6 +625,8 @@ static int run(struct vdev *d)
 	}
 out:
 	deactivate(&l);
+	vdev_watch_backend(d, false);
+	d->epfd = -1;
 	close(l.epfd);
 	return ret;
 }

@@ -56,6 +56,12 @@ struct vdev_ops {
 	 * how many ms the loop may wait for events before the next turn, -1 for no limit.
 	 */
 	int (*tick)(struct vdev *d);
+	/*
+	 * Optional: the backend fd is readable. Called only while the device watches it
+	 * (vdev_watch_backend()) and is active, not broken, not asleep; otherwise entry.c stops
+	 * watching and the device starts again (e.g. from notify) when it wants to.
+	 */
+	void (*backend_ready)(struct vdev *d);
 };
 
 struct vdev {
@@ -80,6 +86,8 @@ struct vdev {
 	bool broken; /* the guest broke a ring: DEVICE_NEEDS_RESET until reset */
 	struct virtq_chain *chain; /* scratch for the device's loop (16 KiB: not on the stack) */
 	void *priv;		   /* the device's own state */
+	int epfd;		   /* entry.c's loop, for vdev_watch_backend() */
+	bool backend_watched;
 };
 
 /* After pushes on queue q: interrupts the guest if it wants one. */
@@ -94,6 +102,9 @@ void vdev_config_changed(struct vdev *d);
 int vdev_mem_call(struct vdev *d, const struct vm_memory_request *m);
 /* A malformed ring on queue q: the device stops and needs a reset (logged once). */
 void vdev_broken(struct vdev *d, unsigned int q);
+
+/* Starts or stops watching the backend fd for input (ops->backend_ready). Idempotent. */
+void vdev_watch_backend(struct vdev *d, bool on);
 
 /* devices/device_table.c */
 const struct vdev_ops *device_table_find(const char *name);

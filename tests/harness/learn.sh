@@ -7,7 +7,7 @@ set -u
 report=$(mktemp "${TMPDIR:-/tmp}/vmm-learn.XXXXXX")
 trap 'rm -f "$report"' EXIT
 status=0
-for t in rng_harness_test blk_harness_test balloon_harness_test hostile_harness_test fds_harness_test; do
+for t in rng_harness_test blk_harness_test balloon_harness_test hostile_harness_test fds_harness_test net_harness_test; do
 	if ! VMM_HARNESS_LEARN=$report "$HARNESS_DIR/$t" --jobs=1 >/dev/null 2>&1; then
 		echo "FAIL: $t failed against learning devices"
 		VMM_HARNESS_LEARN=/dev/null "$HARNESS_DIR/$t" --jobs=1 2>&1 | tail -20

@@ -212,7 +212,13 @@ Test(rng_harness, used_flags_kicks_enabled)
 			usleep(1000);
 		cr_assert_eq(__atomic_load_n(flags, __ATOMIC_ACQUIRE), 0);
 	}
-	cr_assert_eq(h.q[0].kicks, 5);
+	/*
+	 * Each request was kicked unless the device, just re-enabling notifications, looked at
+	 * the ring again and saw it first (it then set NO_NOTIFY and served it: a skipped kick is
+	 * correct there). Seen in learn mode, where every device syscall is slow.
+	 */
+	cr_assert_geq(h.q[0].kicks, 1);
+	cr_assert_leq(h.q[0].kicks, 5);
 }
 
 Test(rng_harness, reset_and_reactivate)
