@@ -221,3 +221,18 @@ int seccomp_build_named(const char *dir, const char *name, enum seccomp_mode mod
 		policy_free(&p[i]);
 	return ret;
 }
+
+int seccomp_build_memfd(const char *dir, const char *name, enum seccomp_mode mode, char *path,
+			size_t pathlen)
+{
+	struct jail_filter f;
+	int ret = seccomp_build_named(dir, name, mode, &f, path, pathlen);
+
+	if (ret < 0)
+		return ret;
+	ret = jail_filter_memfd(&f);
+	jail_filter_free(&f);
+	if (ret < 0)
+		log_err("seccomp filter of %s: %s", name, strerror(-ret));
+	return ret;
+}

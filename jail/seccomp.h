@@ -47,10 +47,25 @@ int seccomp_build(const struct policy *const *ps, size_t n, enum seccomp_mode mo
 #elif defined(__has_feature)
 #if __has_feature(address_sanitizer)
 #define SECCOMP_SANITIZED 1
+/* seccomp_build_named() into a sealed memfd for a device's MSG_DEVICE_FD_SECCOMP; the fd or
+ * -errno (logged). */
+int seccomp_build_memfd(const char *dir, const char *name, enum seccomp_mode mode, char *path,
+			size_t pathlen);
+
 #endif
+/* seccomp_build_named() into a sealed memfd for a device's MSG_DEVICE_FD_SECCOMP; the fd or
+ * -errno (logged). */
+int seccomp_build_memfd(const char *dir, const char *name, enum seccomp_mode mode, char *path,
+			size_t pathlen);
+
 #endif
 #ifndef SECCOMP_SANITIZED
 #define SECCOMP_SANITIZED 0
+/* seccomp_build_named() into a sealed memfd for a device's MSG_DEVICE_FD_SECCOMP; the fd or
+ * -errno (logged). */
+int seccomp_build_memfd(const char *dir, const char *name, enum seccomp_mode mode, char *path,
+			size_t pathlen);
+
 #endif
 
 /*
@@ -59,5 +74,10 @@ int seccomp_build(const struct policy *const *ps, size_t n, enum seccomp_mode mo
  */
 int seccomp_build_named(const char *dir, const char *name, enum seccomp_mode mode,
 			struct jail_filter *out, char *path, size_t pathlen);
+
+/* seccomp_build_named() into a sealed memfd for a device's MSG_DEVICE_FD_SECCOMP; the fd or
+ * -errno (logged). */
+int seccomp_build_memfd(const char *dir, const char *name, enum seccomp_mode mode, char *path,
+			size_t pathlen);
 
 #endif

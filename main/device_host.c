@@ -177,22 +177,6 @@ static enum seccomp_mode device_seccomp_mode(const struct jail_config *j)
 	return j->seccomp == JAIL_SECCOMP_LOG ? SECCOMP_MODE_LOG : SECCOMP_MODE_TRAP;
 }
 
-/* The device's filter, compiled from <policy_dir>/<type>.policy, in a memfd. */
-static int filter_fd_for(struct device_host *h, const char *type, char *path, size_t pathlen)
-{
-	struct jail_filter f;
-	int ret = seccomp_build_named(h->policy_dir, type, device_seccomp_mode(h->jail), &f, path,
-				      pathlen);
-
-	if (ret < 0)
-		return ret;
-	ret = jail_filter_memfd(&f);
-	jail_filter_free(&f);
-	if (ret < 0)
-		log_err("seccomp filter of %s: %s", type, strerror(-ret));
-	return ret;
-}
-
 /* Learning: the device's first message is its seccomp listener. */
 static int take_listener(struct device_host *h, struct hosted_device *d, const char *policy_path)
 {
@@ -221,7 +205,8 @@ static int start_process(struct device_host *h, struct hosted_device *d, const s
 			 h->userns ? 0 : h->jail->gid);
 	ret = build_argv(h, s, parent, ids, argv, ARRAY_SIZE(argv));
 	if (ret == 0 && h->jail) {
-		src[4] = filter_fd_for(h, s->type, policy, sizeof(policy));
+		src[4] = seccomp_build_memfd(h->policy_dir, s->type, device_seccomp_mode(h->jail),
+					     policy, sizeof(policy));
 		ret = src[4] < 0 ? src[4] : 0;
 	}
 	if (ret == 0)
@@ -621,42 +606,34 @@ void device_host_event(struct device_host *h, uint32_t event, const char *device
 	h->event(h->event_ctx, &e);
 }
 
-static void report_death(struct hosted_device *d, int status)
+/* How d ended, for the log and the device-exit event: "was killed by signal 9 (Killed)". */
+static void describe_death(const struct hosted_device *d, int status, int nr, char *buf,
+			   size_t len)
 {
-	int nr = d->jailed ? trapped_syscall(d) : -1;
-	char text[MSG_VM_ERR_MESSAGE];
-
 	if (nr >= 0) {
 		char *name = seccomp_syscall_resolve_num_arch(SCMP_ARCH_X86_64, nr);
 
-		snprintf(text, sizeof(text), "killed by its seccomp filter: syscall %s (%d)",
-			 name ? name : "?", nr);
-		free(name);
-	} else if (WIFSIGNALED(status)) {
-		snprintf(text, sizeof(text), "killed by signal %d (%s)", WTERMSIG(status),
-			 strsignal(WTERMSIG(status)));
-	} else {
-		snprintf(text, sizeof(text), "exited with status %d", WEXITSTATUS(status));
-	}
-	device_host_event(d->host, MSG_VM_EVENT_DEVICE_EXIT, d->name, (uint32_t)d->pid,
-			  WIFSIGNALED(status) ? -WTERMSIG(status) : WEXITSTATUS(status), 0, text);
-
-	if (nr >= 0) {
-		char *name = seccomp_syscall_resolve_num_arch(SCMP_ARCH_X86_64, nr);
-
-		log_err("device %s (pid %d) was killed by its seccomp filter: forbidden syscall %s "
-			"(%d); see 'vmm policy audit %s'",
-			d->name, (int)d->pid, name ? name : "?", nr, d->type);
+		snprintf(buf, len, "was killed by its seccomp filter: forbidden syscall %s (%d); "
+			 "see 'vmm policy audit %s'", name ? name : "?", nr, d->type);
 		free(name);
 	} else if (WIFSIGNALED(status) && WTERMSIG(status) == SIGSYS) {
-		log_err("device %s (pid %d) was killed by its seccomp filter (SIGSYS)", d->name,
-			(int)d->pid);
-	} else if (WIFSIGNALED(status))
-		log_err("device %s (pid %d) was killed by signal %d (%s)", d->name, (int)d->pid,
-			WTERMSIG(status), strsignal(WTERMSIG(status)));
-	else
-		log_err("device %s (pid %d) exited with status %d", d->name, (int)d->pid,
-			WEXITSTATUS(status));
+		snprintf(buf, len, "was killed by its seccomp filter (SIGSYS)");
+	} else if (WIFSIGNALED(status)) {
+		snprintf(buf, len, "was killed by signal %d (%s)", WTERMSIG(status),
+			 strsignal(WTERMSIG(status)));
+	} else {
+		snprintf(buf, len, "exited with status %d", WEXITSTATUS(status));
+	}
+}
+
+static void report_death(struct hosted_device *d, int status)
+{
+	char text[MSG_VM_ERR_MESSAGE];
+
+	describe_death(d, status, d->jailed ? trapped_syscall(d) : -1, text, sizeof(text));
+	log_err("device %s (pid %d) %s", d->name, (int)d->pid, text);
+	device_host_event(d->host, MSG_VM_EVENT_DEVICE_EXIT, d->name, (uint32_t)d->pid,
+			  WIFSIGNALED(status) ? -WTERMSIG(status) : WEXITSTATUS(status), 0, text);
 }
 
 void device_host_reap(struct device_host *h)

@@ -6,7 +6,8 @@
  *   vmm policy audit [DEVICE...]    each device's effective allow-list, includes resolved: a
  *        [--json] [--policy-dir DIR]  table (or one JSON document) of syscall, condition, where
  *                                   it is defined and the comment that justifies it
- *   vmm policy learn ...            (not built yet)
+ *   vmm policy learn --config F     runs the VM with every device's syscalls shown to main
+ *        [--seconds N] [run flags]    and reports what its policy lacks or never needed
  */
 #ifndef VMM_MAIN_POLICY_CMD_H
 #define VMM_MAIN_POLICY_CMD_H

@@ -319,19 +319,13 @@ static int build_argv(const struct harness_spec *s, char *name, size_t name_len,
 /* The device's compiled policy in a memfd, as main hands it over. */
 static int filter_fd(const struct harness_spec *s, char *policy, size_t len)
 {
-	struct jail_filter f;
 	char dir[4096];
 	int ret = jail_policy_dir(NULL, dir, sizeof(dir));
 
-	if (ret == 0)
-		ret = seccomp_build_named(dir, s->type,
-					  learn_file() ? SECCOMP_MODE_LEARN : SECCOMP_MODE_TRAP, &f,
-					  policy, len);
 	if (ret < 0)
 		return ret;
-	ret = jail_filter_memfd(&f);
-	jail_filter_free(&f);
-	return ret;
+	return seccomp_build_memfd(dir, s->type,
+				   learn_file() ? SECCOMP_MODE_LEARN : SECCOMP_MODE_TRAP, policy, len);
 }
 
 /* Learning: the device's first message is its seccomp listener. */

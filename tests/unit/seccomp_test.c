@@ -59,9 +59,7 @@ Test(seccomp, compiles_every_shipped_policy)
 	glob_t g;
 	int ret = glob(POLICIES "*.policy", 0, NULL, &g);
 
-	if (ret == GLOB_NOMATCH)
-		cr_skip_test("no policies in " POLICIES " yet");
-	cr_assert_eq(ret, 0);
+	cr_assert_eq(ret, 0, "no policies in " POLICIES);
 	for (size_t i = 0; i < g.gl_pathc; i++) {
 		struct policy p;
 		scmp_filter_ctx ctx;
