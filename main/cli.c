@@ -84,7 +84,6 @@ static const struct sub_option disk_options[] = {
 	{"ro", "disk.read_only", "true"},
 	{"id=", "disk.id", NULL},
 };
-/* clang-format on */
 
 static int apply_sub_option(struct vm_config *cfg, const struct cli_flag *f,
 			    const struct sub_option *opts, size_t nopts, const char *opt, char *err,
@@ -106,32 +105,59 @@ static int apply_sub_option(struct vm_config *cfg, const struct cli_flag *f,
 	return -EINVAL;
 }
 
-/* PATH[,ro][,id=NAME]: one more disk after the file's. A PATH cannot hold a ','. */
-static int apply_disk(struct vm_config *cfg, const struct cli_flag *f, const char *arg, char *err,
-		      size_t errlen)
+static const struct sub_option net_options[] = {
+	{"create", "net.create", "true"},
+	{"mac=", "net.mac", NULL},
+	{"host_ip=", "net.host_ip", NULL},
+	{"mtu=", "net.mtu", NULL},
+};
+/* clang-format on */
+
+/*
+ * FIRST[,option]...: one more element of the array `section` after the file's, its required
+ * key from FIRST (a PATH or TAP, which cannot hold a ','), the rest from opts.
+ */
+static int apply_element(struct vm_config *cfg, const struct cli_flag *f, const char *arg,
+			 const char *section, const char *first_key,
+			 const struct sub_option *opts, size_t nopts, char *err, size_t errlen)
 {
-	char *copy = strdup(arg), *rest = copy, *path;
+	char *copy = strdup(arg), *rest = copy, *first;
 	int ret;
 
 	if (!copy) {
 		snprintf(err, errlen, "vmm: out of memory");
 		return -ENOMEM;
 	}
-	path = strsep(&rest, ",");
-	if (!*path) {
-		ret = usage_fail(err, errlen, "vmm: %s: needs a path (%s %s)", f->name, f->name,
-				 f->metavar);
+	first = strsep(&rest, ",");
+	if (!*first) {
+		ret = usage_fail(err, errlen, "vmm: %s: needs a %s (%s %s)", f->name,
+				 strchr(first_key, '.') + 1, f->name, f->metavar);
 		goto free_copy;
 	}
-	ret = config_append(cfg, "disk", f->name, err, errlen);
+	ret = config_append(cfg, section, f->name, err, errlen);
 	if (ret == 0)
-		ret = config_set_flag(cfg, "disk.path", f->name, path, err, errlen);
+		ret = config_set_flag(cfg, first_key, f->name, first, err, errlen);
 	while (ret == 0 && rest)
-		ret = apply_sub_option(cfg, f, disk_options, ARRAY_SIZE(disk_options),
-				       strsep(&rest, ","), err, errlen);
+		ret = apply_sub_option(cfg, f, opts, nopts, strsep(&rest, ","), err, errlen);
 free_copy:
 	free(copy);
 	return ret;
+}
+
+/* PATH[,ro][,id=NAME]: one more disk after the file's. */
+static int apply_disk(struct vm_config *cfg, const struct cli_flag *f, const char *arg, char *err,
+		      size_t errlen)
+{
+	return apply_element(cfg, f, arg, "disk", "disk.path", disk_options,
+			     ARRAY_SIZE(disk_options), err, errlen);
+}
+
+/* TAP[,create][,mac=MAC][,host_ip=CIDR][,mtu=N]: one more NIC after the file's. */
+static int apply_net(struct vm_config *cfg, const struct cli_flag *f, const char *arg, char *err,
+		     size_t errlen)
+{
+	return apply_element(cfg, f, arg, "net", "net.tap", net_options, ARRAY_SIZE(net_options),
+			     err, errlen);
 }
 
 /* Adding a flag to `vmm run` is adding a row here. */
@@ -153,6 +179,8 @@ static const struct cli_flag run_flags[] = {
 	 .help = "guest serial console (default stdio)"},
 	{.name = "--disk", .metavar = "PATH[,ro][,id=NAME]", .apply = apply_disk,
 	 .repeatable = true, .help = "raw disk image; ro: read-only, id: its serial"},
+	{.name = "--net", .metavar = "TAP[,create][,mac=MAC][,host_ip=CIDR][,mtu=N]",
+	 .apply = apply_net, .repeatable = true, .help = "virtio-net NIC on a host tap"},
 	{.name = "--no-rng", .key = "rng.enabled", .value = "false",
 	 .help = "no virtio-rng device (default: one)"},
 	{.name = "--control-socket", .metavar = "PATH", .key = "vm.control_socket",
@@ -369,15 +397,20 @@ void cli_usage(FILE *out)
 		     "run options:\n");
 	for (size_t i = 0; i < ARRAY_SIZE(run_flags); i++) {
 		const struct cli_flag *f = &run_flags[i];
-		char left[64];
+		char left[96];
 
 		snprintf(left, sizeof(left), "%s%s%s", f->name, f->metavar ? " " : "",
 			 f->metavar ? f->metavar : "");
-		fprintf(out, "  %-30s %s\n", left, f->help);
+		/* a long one gets its own line, the help under the others' */
+		if (strlen(left) > 30)
+			fprintf(out, "  %s\n  %-30s %s\n", left, "", f->help);
+		else
+			fprintf(out, "  %-30s %s\n", left, f->help);
 	}
 	fprintf(out, "\n"
 		     "Relative paths in FILE are taken from FILE's directory, in options from\n"
-		     "the current one. Each --disk adds a disk after FILE's [[disk]] tables.\n"
+		     "the current one. Each --disk adds a disk after FILE's [[disk]] tables,\n"
+		     "each --net a NIC after its [[net]] tables.\n"
 		     "Exit status: 0 ok, 1 VMM failure, 2 usage or configuration error.\n");
 }
 

@@ -1,5 +1,7 @@
 #include "config.h"
 
+#include <arpa/inet.h>
+#include <ctype.h>
 #include <errno.h>
 #include <limits.h>
 #include <stdarg.h>
@@ -72,6 +74,55 @@ static const char *check_printable(const char *s)
 	return NULL;
 }
 
+/* A Linux interface name: what the kernel's dev_valid_name() accepts. */
+static const char *check_ifname(const char *s)
+{
+	if (strcmp(s, ".") == 0 || strcmp(s, "..") == 0)
+		return "is not an interface name";
+	for (; *s; s++)
+		if (*s == '/' || *s == ':' || (unsigned char)*s <= 0x20 || (unsigned char)*s >= 0x7f)
+			return "is not an interface name (no '/', ':', spaces or control bytes)";
+	return NULL;
+}
+
+static const char *check_mac(const char *s)
+{
+	unsigned int b[6];
+	char end;
+
+	if (strlen(s) != 17 || sscanf(s, "%2x:%2x:%2x:%2x:%2x:%2x%c", &b[0], &b[1], &b[2], &b[3],
+				      &b[4], &b[5], &end) != 6)
+		return "must be six hex bytes like \"52:54:00:12:34:56\"";
+	for (int i = 0; i < 6; i++)
+		if (!isxdigit((unsigned char)s[3 * i]) || !isxdigit((unsigned char)s[3 * i + 1]))
+			return "must be six hex bytes like \"52:54:00:12:34:56\"";
+	if (b[0] & 1)
+		return "is a multicast address (the first byte must be even)";
+	if ((b[0] | b[1] | b[2] | b[3] | b[4] | b[5]) == 0)
+		return "must not be all zeros";
+	return NULL;
+}
+
+/* "169.254.100.1/24": an IPv4 address and a prefix length. */
+static const char *check_cidr(const char *s)
+{
+	const char *slash = strchr(s, '/');
+	char addr[INET_ADDRSTRLEN], *end;
+	struct in_addr in;
+	long len;
+
+	if (!slash || (size_t)(slash - s) >= sizeof(addr))
+		return "must be an IPv4 address with a prefix length, like \"169.254.100.1/24\"";
+	memcpy(addr, s, (size_t)(slash - s));
+	addr[slash - s] = '\0';
+	errno = 0;
+	len = strtol(slash + 1, &end, 10);
+	if (inet_pton(AF_INET, addr, &in) != 1 || !isdigit((unsigned char)slash[1]) || *end ||
+	    errno || len < 1 || len > 32)
+		return "must be an IPv4 address with a prefix length, like \"169.254.100.1/24\"";
+	return NULL;
+}
+
 /* Adding a key to vm.toml is adding a row here (and its field in struct vm_config). */
 /* clang-format off */
 static const struct config_key keys[] = {
@@ -105,6 +156,8 @@ static const struct config_key keys[] = {
 	 .off = OFF(balloon_deflate_on_oom)},
 	{.section = "balloon", .name = "stats_interval_s", .kind = KIND_UINT,
 	 .off = OFF(balloon_stats_interval_s), .min = 0, .max = 3600},
+	{.section = "pci", .name = "hotplug_slots", .kind = KIND_UINT, .off = OFF(hotplug_slots),
+	 .min = 0, .max = CONFIG_HOTPLUG_SLOTS_MAX},
 	{.section = "jail", .name = "enabled", .kind = KIND_BOOL, .off = OFF(jail.enabled)},
 	{.section = "jail", .name = "uid", .kind = KIND_UINT, .off = OFF(jail.uid),
 	 .min = 1, .max = UINT32_MAX - 1},
@@ -126,11 +179,29 @@ static const struct config_key disk_keys[] = {
 	 .min = 1, .max = CONFIG_DISK_ID_MAX, .check = check_printable, .unique = true},
 };
 
+#define NET(field) offsetof(struct net_config, field)
+
+static const struct config_key net_keys[] = {
+	{.section = "net", .name = "tap", .kind = KIND_STRING, .off = NET(tap),
+	 .min = 1, .max = CONFIG_IFNAME_MAX, .check = check_ifname, .required = true,
+	 .unique = true},
+	{.section = "net", .name = "create", .kind = KIND_BOOL, .off = NET(create)},
+	{.section = "net", .name = "mac", .kind = KIND_STRING, .off = NET(mac),
+	 .min = 1, .max = 17, .check = check_mac, .unique = true},
+	{.section = "net", .name = "host_ip", .kind = KIND_STRING, .off = NET(host_ip),
+	 .min = 1, .max = 18, .check = check_cidr},
+	{.section = "net", .name = "mtu", .kind = KIND_UINT, .off = NET(mtu),
+	 .min = 68, .max = 65535},
+};
+
 /* Adding an array of tables is adding its key rows above and a row here. */
 static const struct config_array arrays[] = {
 	{.section = "disk", .plural = "disks", .keys = {disk_keys, ARRAY_SIZE(disk_keys)},
 	 .off = OFF(disks), .count_off = OFF(ndisks), .size = sizeof(struct disk_config),
 	 .origin_off = DISK(origin), .max = CONFIG_DISKS_MAX},
+	{.section = "net", .plural = "NICs", .keys = {net_keys, ARRAY_SIZE(net_keys)},
+	 .off = OFF(nets), .count_off = OFF(nnets), .size = sizeof(struct net_config),
+	 .origin_off = NET(origin), .max = CONFIG_NETS_MAX},
 };
 /* clang-format on */
 

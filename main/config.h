@@ -26,12 +26,29 @@ struct config_origin {
 /* virtio-blk's serial field; an id of exactly this length has no NUL there. */
 #define CONFIG_DISK_ID_MAX 20
 
+/* [[net]] tables and --net flags together. */
+#define CONFIG_NETS_MAX 8
+/* A Linux interface name (IFNAMSIZ - 1). */
+#define CONFIG_IFNAME_MAX 15
+/* [pci] hotplug_slots: PCIe root ports with an empty slot each. */
+#define CONFIG_HOTPLUG_SLOTS_MAX 8
+
 /* One [[disk]] table or --disk flag: a raw image, opened by main (size a multiple of 512). */
 struct disk_config {
 	char *path;		     /* required; from the file: relative to its directory */
 	bool read_only;		     /* default false */
 	char *id;		     /* the serial the guest sees, printable ASCII, or NULL */
 	struct config_origin origin; /* its [[disk]] header, or the flag */
+};
+
+/* One [[net]] table or --net flag: a virtio-net NIC on a tap opened by main. */
+struct net_config {
+	char *tap;		     /* required: the host's tap interface */
+	bool create;		     /* create the tap when it does not exist, default false */
+	char *mac;		     /* "52:54:00:12:34:56", or NULL: derived from name and index */
+	char *host_ip;		     /* "169.254.100.1/24": set on the host side, or NULL */
+	unsigned int mtu;	     /* 68..65535, or 0: leave the tap's */
+	struct config_origin origin; /* its [[net]] header, or the flag */
 };
 
 /*
@@ -57,6 +74,9 @@ struct vm_config {
 	unsigned int balloon_stats_interval_s; /* [balloon] stats_interval_s, default 0: no stats */
 	struct disk_config *disks; /* [[disk]] in file order, then --disk flags in theirs */
 	size_t ndisks;		   /* at most CONFIG_DISKS_MAX */
+	struct net_config *nets;   /* [[net]] in file order, then --net flags */
+	size_t nnets;		   /* at most CONFIG_NETS_MAX */
+	unsigned int hotplug_slots; /* [pci] hotplug_slots: empty PCIe slots, default 0 */
 	struct jail_config jail;   /* [jail] enabled (default true), uid, gid (default 65534),
 				      policy_dir, seccomp = "kill" | "log" */
 	unsigned int run_seconds;  /* stop after this long (vmm policy learn --seconds); 0: no */

@@ -298,6 +298,35 @@ Test(cli, disk_forms)
 	config_free(&r.cfg);
 }
 
+Test(cli, net_forms)
+{
+	struct result r;
+
+	PARSE(&r, "run", "--kernel", "k", "--net", "tap0", "--net",
+	      "tap1,create,mac=52:54:00:00:00:01,host_ip=169.254.7.1/24,mtu=9000");
+	cr_assert_eq(r.ret, 0, "%s", r.err);
+	cr_assert_eq(r.cfg.nnets, 2);
+	cr_assert_str_eq(r.cfg.nets[0].tap, "tap0");
+	cr_assert_not(r.cfg.nets[0].create);
+	cr_assert_null(r.cfg.nets[0].mac);
+	cr_assert_str_eq(r.cfg.nets[0].origin.flag, "--net");
+	cr_assert_str_eq(r.cfg.nets[1].tap, "tap1");
+	cr_assert(r.cfg.nets[1].create);
+	cr_assert_str_eq(r.cfg.nets[1].mac, "52:54:00:00:00:01");
+	cr_assert_str_eq(r.cfg.nets[1].host_ip, "169.254.7.1/24");
+	cr_assert_eq(r.cfg.nets[1].mtu, 9000);
+	config_free(&r.cfg);
+
+	PARSE(&r, "run", "--kernel", "k", "--net", ",mtu=1500");
+	expect_err(&r, "vmm: --net: needs a tap (--net TAP[,create][,mac=MAC][,host_ip=CIDR][,mtu=N])");
+	PARSE(&r, "run", "--kernel", "k", "--net", "tap0,speed=10");
+	expect_err(&r, "vmm: --net: unknown option 'speed=10'");
+	PARSE(&r, "run", "--kernel", "k", "--net", "tap0", "--net", "tap0");
+	expect_err(&r, "vmm: --net: tap: 'tap0' is already the tap of an earlier --net");
+	PARSE(&r, "run", "--kernel", "k", "--net", "tap0,mac=ff:ff:ff:ff:ff:ff");
+	expect_err(&r, "vmm: --net: mac: is a multicast address (the first byte must be even)");
+}
+
 Test(cli, disks_from_flags_follow_the_files)
 {
 	struct result r;

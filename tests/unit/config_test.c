@@ -227,15 +227,15 @@ Test(config, unknown_key)
 Test(config, unknown_section)
 {
 	load_err("[vm]\ncpus = 1\n\n[network]\n",
-		 "4:2: unknown table [network] (known: vm, serial, cpu, rng, balloon, jail, disk)");
-	load_err("[[net]]\npath = 'x'\n",
-		 "1:3: unknown table [net] (known: vm, serial, cpu, rng, balloon, jail, disk)");
+		 "4:2: unknown table [network] (known: vm, serial, cpu, rng, balloon, pci, jail, disk, net)");
+	load_err("[[nic]]\npath = 'x'\n",
+		 "1:3: unknown table [nic] (known: vm, serial, cpu, rng, balloon, pci, jail, disk, net)");
 }
 
 Test(config, key_outside_a_table)
 {
 	load_err("cpus = 2\n[vm]\n",
-		 "1:1: key 'cpus' must be in a table (known: vm, serial, cpu, rng, balloon, jail, disk)");
+		 "1:1: key 'cpus' must be in a table (known: vm, serial, cpu, rng, balloon, pci, jail, disk, net)");
 }
 
 Test(config, section_not_a_table)
@@ -723,8 +723,8 @@ Test(config, flag_disk_limits)
 	/* nothing to set a key in before config_append */
 	cr_assert_eq(config_set_flag(&cfg, "disk.path", "--disk", "a", err, sizeof(err)), -EINVAL);
 	cr_assert_str_eq(err, "vmm: --disk: no config key 'disk.path'");
-	cr_assert_eq(config_append(&cfg, "net", "--net", err, sizeof(err)), -EINVAL);
-	cr_assert_str_eq(err, "vmm: --net: no config table [[net]]");
+	cr_assert_eq(config_append(&cfg, "nic", "--nic", err, sizeof(err)), -EINVAL);
+	cr_assert_str_eq(err, "vmm: --nic: no config table [[nic]]");
 	for (int i = 0; i < CONFIG_DISKS_MAX; i++) {
 		cr_assert_eq(config_append(&cfg, "disk", "--disk", err, sizeof(err)), 0, "%s", err);
 		cr_assert_eq(config_set_flag(&cfg, "disk.path", "--disk", "d", err, sizeof(err)),
@@ -839,4 +839,60 @@ Test(config, balloon_and_control_socket)
 	config_free(&cfg);
 	load_err("[balloon]\nstats_interval_s = 3601\n",
 		 "2:20: [balloon] stats_interval_s: must be at most 3600, got 3601");
+}
+
+Test(config, nets_and_hotplug_slots)
+{
+	struct vm_config cfg;
+	const char *text = "[pci]\nhotplug_slots = 4\n"
+			   "[[net]]\ntap = 'tap0'\nmac = '52:54:00:12:34:56'\n"
+			   "host_ip = '169.254.100.1/24'\nmtu = 1500\n"
+			   "[[net]]\ntap = 'tap1'\ncreate = true\n";
+
+	config_init(&cfg);
+	cr_assert_eq(cfg.hotplug_slots, 0);
+	load_ok(&cfg, text);
+	cr_assert_eq(cfg.hotplug_slots, 4);
+	cr_assert_eq(cfg.nnets, 2);
+	cr_assert_str_eq(cfg.nets[0].tap, "tap0");
+	cr_assert_str_eq(cfg.nets[0].mac, "52:54:00:12:34:56");
+	cr_assert_str_eq(cfg.nets[0].host_ip, "169.254.100.1/24");
+	cr_assert_eq(cfg.nets[0].mtu, 1500);
+	cr_assert_not(cfg.nets[0].create);
+	cr_assert_eq(cfg.nets[0].origin.line, 3);
+	cr_assert_str_eq(cfg.nets[1].tap, "tap1");
+	cr_assert(cfg.nets[1].create);
+	cr_assert_null(cfg.nets[1].mac);
+	cr_assert_null(cfg.nets[1].host_ip);
+	cr_assert_eq(cfg.nets[1].mtu, 0);
+	config_free(&cfg);
+	cr_assert_null(cfg.nets);
+	cr_assert_eq(cfg.nnets, 0);
+}
+
+Test(config, net_errors)
+{
+	load_err("[[net]]\nmac = '52:54:00:12:34:56'\n", "1:3: [[net]] needs a tap");
+	load_err("[[net]]\ntap = 'tap0'\n[[net]]\ntap = 'tap0'\n",
+		 "4:7: [[net]] tap: 'tap0' is already the tap of the [[net]] at 1:3");
+	load_err("[[net]]\ntap = 'a/b'\n",
+		 "2:7: [[net]] tap: is not an interface name (no '/', ':', spaces or control bytes)");
+	load_err("[[net]]\ntap = 'a-very-long-name0'\n",
+		 "2:7: [[net]] tap: longer than 15 bytes");
+	load_err("[[net]]\ntap = 't'\nmac = '52:54:00:12:34:5g'\n",
+		 "3:7: [[net]] mac: must be six hex bytes like \"52:54:00:12:34:56\"");
+	load_err("[[net]]\ntap = 't'\nmac = '01:54:00:12:34:56'\n",
+		 "3:7: [[net]] mac: is a multicast address (the first byte must be even)");
+	load_err("[[net]]\ntap = 't'\nhost_ip = '169.254.100.1'\n",
+		 "3:11: [[net]] host_ip: must be an IPv4 address with a prefix length, like "
+		 "\"169.254.100.1/24\"");
+	load_err("[[net]]\ntap = 't'\nhost_ip = '169.254.300.1/24'\n",
+		 "3:11: [[net]] host_ip: must be an IPv4 address with a prefix length, like "
+		 "\"169.254.100.1/24\"");
+	load_err("[[net]]\ntap = 't'\nhost_ip = '169.254.100.1/33'\n",
+		 "3:11: [[net]] host_ip: must be an IPv4 address with a prefix length, like "
+		 "\"169.254.100.1/24\"");
+	load_err("[[net]]\ntap = 't'\nmtu = 20\n",
+		 "3:7: [[net]] mtu: must be at least 68, got 20");
+	load_err("[pci]\nhotplug_slots = 9\n", "2:17: [pci] hotplug_slots: must be at most 8, got 9");
 }
