@@ -192,6 +192,7 @@ static void format_uptime(uint64_t ms, char *buf, size_t len)
 enum {
 	COL_NAME,
 	COL_TYPE,
+	COL_BACKEND,
 	COL_PID,
 	COL_JAILED,
 	COL_ALIVE,
@@ -203,7 +204,7 @@ enum {
 };
 
 static const char *const col_titles[NCOLS] = {
-    "NAME", "TYPE", "PID", "JAILED", "ALIVE", "FEATURES", "DRIVER_OK", "NEEDS_RESET", "PCI",
+    "NAME", "TYPE", "BACKEND", "PID", "JAILED", "ALIVE", "FEATURES", "DRIVER_OK", "NEEDS_RESET", "PCI",
 };
 
 /* One line of the device table; a cell holds any device name or type (MSG_VM_DEVICE_NAME). */
@@ -216,6 +217,12 @@ static const char *yes_no(uint32_t flags, uint32_t bit)
 	return flags & bit ? "yes" : "no";
 }
 
+void ctl_format_pci(uint32_t addr, char *buf, size_t len)
+{
+	snprintf(buf, len, "%02" PRIx32 ":%02" PRIx32 ".%" PRIx32, (addr >> 8) & 0xff,
+		 (addr >> 3) & 0x1f, addr & 7);
+}
+
 static void device_row(const struct msg_vm_device_status *d, struct status_row *row)
 {
 	char(*c)[24] = row->cell;
@@ -223,6 +230,7 @@ static void device_row(const struct msg_vm_device_status *d, struct status_row *
 
 	text_copy(c[COL_NAME], n, d->name);
 	text_copy(c[COL_TYPE], n, d->type);
+	text_copy(c[COL_BACKEND], n, d->backend[0] ? d->backend : "-");
 	if (d->pid)
 		snprintf(c[COL_PID], n, "%" PRIu32, d->pid);
 	else
@@ -232,8 +240,7 @@ static void device_row(const struct msg_vm_device_status *d, struct status_row *
 	snprintf(c[COL_FEATURES], n, "0x%" PRIx64, d->features);
 	snprintf(c[COL_DRIVER_OK], n, "%s", yes_no(d->flags, MSG_VM_DEV_DRIVER_OK));
 	snprintf(c[COL_NEEDS_RESET], n, "%s", yes_no(d->flags, MSG_VM_DEV_NEEDS_RESET));
-	/* bus 0, function 0: the slot is the device number */
-	snprintf(c[COL_PCI], n, "00:%02" PRIx32 ".0", d->pci_slot);
+	ctl_format_pci(d->pci_addr, c[COL_PCI], n);
 }
 
 /* Columns as wide as their widest cell, two spaces apart, indented by two. */
@@ -279,6 +286,8 @@ static void status_text(FILE *out, const struct msg_vm_status *s)
 
 static void device_json(FILE *out, const struct msg_vm_device_status *d)
 {
+	char pci[16];
+
 	fputs("{\"name\": ", out);
 	json_string(out, d->name);
 	fputs(", \"type\": ", out);
@@ -293,8 +302,13 @@ static void device_json(FILE *out, const struct msg_vm_device_status *d)
 	fprintf(out, ", \"features\": \"0x%" PRIx64 "\"", d->features);
 	json_bool(out, "driver_ok", d->flags & MSG_VM_DEV_DRIVER_OK);
 	json_bool(out, "needs_reset", d->flags & MSG_VM_DEV_NEEDS_RESET);
-	fprintf(out, ", \"pci_slot\": %" PRIu32 ", \"virtio_type\": %" PRIu32 "}", d->pci_slot,
-		d->virtio_type);
+	fputs(", \"backend\": ", out);
+	if (d->backend[0])
+		json_string(out, d->backend);
+	else
+		fputs("null", out);
+	ctl_format_pci(d->pci_addr, pci, sizeof(pci));
+	fprintf(out, ", \"pci\": \"%s\", \"virtio_type\": %" PRIu32 "}", pci, d->virtio_type);
 }
 
 static void status_json(FILE *out, const struct msg_vm_status *s)

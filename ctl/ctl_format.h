@@ -28,6 +28,8 @@ void ctl_format_bytes(uint64_t bytes, char *buf, size_t len);
 
 /* "running", "vcpus-suspended", "suspended", "stopping" or "unknown". */
 const char *ctl_state_name(uint32_t state);
+/* "01:00.0" from MSG_VM_PCI_ADDR(). */
+void ctl_format_pci(uint32_t addr, char *buf, size_t len);
 /* The event's name ("device-exit") or NULL for anything but one known MSG_VM_EVENT_* bit. */
 const char *ctl_event_name(uint32_t event);
 /* The name of balloon statistic tag i ("swap-in"), NULL from MSG_VM_BALLOON_NSTATS on. */

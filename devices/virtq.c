@@ -245,22 +245,41 @@ int virtq_pop(struct virtq *q, struct virtq_chain *c)
 	return 1;
 }
 
-void virtq_push(struct virtq *q, uint16_t head, uint32_t written)
+int virtq_fill(struct virtq *q, uint16_t head, uint32_t written)
 {
 	uint8_t *elem;
 
 	if (!q->ready || q->broken)
-		return;
+		return -EINVAL;
 	if (head >= q->size) {
 		log_err("virtq: push of head %u on a queue of %u", head, q->size);
-		return;
+		return -EINVAL;
 	}
-	elem = q->used + USED_RING(q->used_idx & (q->size - 1));
+	if (q->filled == q->size) {
+		log_err("virtq: %u used elements filled and not flushed", q->filled);
+		return -ENOSPC;
+	}
+	elem = q->used + USED_RING((uint16_t)(q->used_idx + q->filled) & (q->size - 1));
 	__atomic_store_n((uint32_t *)elem, htole32(head), __ATOMIC_RELAXED);
 	__atomic_store_n((uint32_t *)(elem + 4), htole32(written), __ATOMIC_RELAXED);
-	q->used_idx++;
-	/* Release: the element and the data written into the buffers land before used idx. */
+	q->filled++;
+	return 0;
+}
+
+void virtq_flush(struct virtq *q)
+{
+	if (!q->ready || q->broken || q->filled == 0)
+		return;
+	q->used_idx = (uint16_t)(q->used_idx + q->filled);
+	q->filled = 0;
+	/* Release: the elements and the data written into the buffers land before used idx. */
 	store16(q->used + USED_IDX, q->used_idx, __ATOMIC_RELEASE);
+}
+
+void virtq_push(struct virtq *q, uint16_t head, uint32_t written)
+{
+	if (virtq_fill(q, head, written) == 0)
+		virtq_flush(q);
 }
 
 bool virtq_should_notify(struct virtq *q)

@@ -65,7 +65,8 @@ struct virtq {
 	uint8_t *used;
 	uint16_t size;
 	uint16_t last_avail;	 /* next avail ring entry to take */
-	uint16_t used_idx;	 /* next used ring entry to fill (our copy of used->idx) */
+	uint16_t used_idx;	 /* next used ring entry to publish (our copy of used->idx) */
+	uint16_t filled;	 /* entries written past used_idx by virtq_fill(), unpublished */
 	uint16_t signalled_used; /* used_idx when virtq_should_notify() last ran */
 	bool event_idx;
 	bool indirect;
@@ -93,9 +94,20 @@ int virtq_pop(struct virtq *q, struct virtq_chain *c);
 
 /*
  * Returns chain head to the guest with written bytes written (at most the chain's write_len),
- * publishing the used element before the used index. Does nothing on a broken queue.
+ * publishing the used element before the used index: virtq_fill() then virtq_flush(), so it
+ * publishes whatever was filled before it too. Does nothing on a broken queue.
  */
 void virtq_push(struct virtq *q, uint16_t head, uint32_t written);
+
+/*
+ * Fill then flush, for one completion spread over several chains (a mergeable rx frame):
+ * virtq_fill() writes the next used element but leaves used idx alone, virtq_flush() publishes
+ * every filled element with one used idx update, so the guest never sees some of them without
+ * the others. virtq_fill() returns 0, -EINVAL (head out of range, or q not ready or broken) or
+ * -ENOSPC when the whole ring is already filled (the guest cannot have more chains out).
+ */
+int virtq_fill(struct virtq *q, uint16_t head, uint32_t written);
+void virtq_flush(struct virtq *q);
 
 /* After one or more pushes: true when the guest wants an interrupt (EVENT_IDX or flags). */
 bool virtq_should_notify(struct virtq *q);

@@ -34,7 +34,15 @@ static void swap_hotplug_net(void *body)
 	struct msg_vm_hotplug_net *m = body;
 
 	msg_swap32(&m->op);
-	msg_swap32(&m->index);
+	msg_swap32(&m->flags);
+}
+
+/* ADD hands the tap over. */
+static unsigned int hotplug_net_fds(const void *body)
+{
+	const struct msg_vm_hotplug_net *m = body;
+
+	return m->op == MSG_VM_NET_ADD ? 1 : 0;
 }
 
 static void swap_listener(void *body)
@@ -142,10 +150,12 @@ static int check_hotplug_net(const void *body)
 
 	if (ret < 0)
 		return ret;
+	if (!m->tap[0])
+		return -ERANGE;
 	if (m->op == MSG_VM_NET_ADD)
-		return m->tap[0] && m->index == 0 ? 0 : -ERANGE;
+		return m->flags == 0 ? 0 : -ERANGE;
 	if (m->op == MSG_VM_NET_REMOVE)
-		return !m->tap[0] && m->index < MSG_VM_MAX_NETS ? 0 : -ERANGE;
+		return m->flags & ~MSG_VM_NET_FORCE ? -ERANGE : 0;
 	return -ERANGE;
 }
 
@@ -261,7 +271,7 @@ static void swap_status(void *body)
 		msg_swap32(&d->pid);
 		msg_swap32(&d->flags);
 		msg_swap64(&d->features);
-		msg_swap32(&d->pci_slot);
+		msg_swap32(&d->pci_addr);
 		msg_swap32(&d->virtio_type);
 	}
 }
@@ -282,7 +292,8 @@ static int check_status(const void *body)
 		if (d->flags & ~MSG_VM_DEV_FLAGS)
 			return -ERANGE;
 		if (msg_check_str(d->name, sizeof(d->name)) < 0 ||
-		    msg_check_str(d->type, sizeof(d->type)) < 0)
+		    msg_check_str(d->type, sizeof(d->type)) < 0 ||
+		    msg_check_str(d->backend, sizeof(d->backend)) < 0)
 			return -EBADMSG;
 	}
 	return msg_is_zero(&m->devices[i], (MSG_VM_MAX_DEVICES - i) * sizeof(m->devices[0]))
@@ -316,6 +327,22 @@ static int check_event(const void *body)
 	return 0;
 }
 
+static void swap_hotplug_net_done(void *body)
+{
+	struct msg_vm_hotplug_net_done *m = body;
+
+	msg_swap32(&m->pci_addr);
+}
+
+static int check_hotplug_net_done(const void *body)
+{
+	const struct msg_vm_hotplug_net_done *m = body;
+
+	if (m->pad || msg_check_str(m->device, sizeof(m->device)) < 0 || !m->device[0])
+		return -EBADMSG;
+	return m->pci_addr > 0xffff ? -ERANGE : 0;
+}
+
 static const struct msg_kind request_kinds[] = {
     {MSG_VM_EXIT, "EXIT", 0, 0, NULL, NULL, NULL},
     {MSG_VM_SUSPEND_VCPUS, "SUSPEND_VCPUS", 0, 0, NULL, NULL, NULL},
@@ -326,7 +353,7 @@ static const struct msg_kind request_kinds[] = {
      NULL},
     {MSG_VM_DISK, "DISK", sizeof(struct msg_vm_disk), 0, swap_disk, check_disk, NULL},
     {MSG_VM_HOTPLUG_NET, "HOTPLUG_NET", sizeof(struct msg_vm_hotplug_net), 0, swap_hotplug_net,
-     check_hotplug_net, NULL},
+     check_hotplug_net, hotplug_net_fds},
     {MSG_VM_REGISTER_LISTENER, "REGISTER_LISTENER", sizeof(struct msg_vm_listener), 0,
      swap_listener, check_listener, NULL},
     {MSG_VM_UNREGISTER_LISTENER, "UNREGISTER_LISTENER", sizeof(struct msg_vm_listener), 0,
@@ -356,6 +383,8 @@ static const struct msg_kind response_kinds[] = {
      check_swap_status, NULL},
     {MSG_VM_RESP_STATUS, "STATUS", sizeof(struct msg_vm_status), 0, swap_status, check_status, NULL},
     {MSG_VM_EVENT, "EVENT", sizeof(struct msg_vm_event), 0, swap_event, check_event, NULL},
+    {MSG_VM_RESP_HOTPLUG_NET, "HOTPLUG_NET", sizeof(struct msg_vm_hotplug_net_done), 0,
+     swap_hotplug_net_done, check_hotplug_net_done, NULL},
 };
 
 static const struct msg_catalogue requests = {request_kinds, ARRAY_SIZE(request_kinds)};

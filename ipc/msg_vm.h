@@ -52,6 +52,7 @@ enum msg_vm_type {
 	MSG_VM_RESP_BALLOON_STATS = 0x0384,
 	MSG_VM_RESP_SWAP_STATUS = 0x0385,
 	MSG_VM_RESP_STATUS = 0x0386,
+	MSG_VM_RESP_HOTPLUG_NET = 0x0388,
 	/* main -> a listener's datagram socket */
 	MSG_VM_EVENT = 0x0387,
 };
@@ -81,14 +82,18 @@ struct msg_vm_disk {
 _Static_assert(sizeof(struct msg_vm_disk) == 16, "disk");
 
 enum msg_vm_net_op {
-	MSG_VM_NET_ADD = 0,    /* tap named, index 0 */
-	MSG_VM_NET_REMOVE = 1, /* index named, tap empty */
+	MSG_VM_NET_ADD = 0,    /* carries one fd: the tap, opened by the caller; answered by
+				  RESP_HOTPLUG_NET */
+	MSG_VM_NET_REMOVE = 1, /* no fd; answered by RESP_OK once the device is gone */
 };
+
+/* REMOVE's flags: remove even when the guest does not release the device in time. */
+#define MSG_VM_NET_FORCE 0x1u
 
 struct msg_vm_hotplug_net {
 	uint32_t op;
-	uint32_t index; /* < MSG_VM_MAX_NETS */
-	char tap[MSG_VM_IFNAMSIZ];
+	uint32_t flags; /* ADD: 0; REMOVE: MSG_VM_NET_FORCE or 0 */
+	char tap[MSG_VM_IFNAMSIZ]; /* the NIC's tap, non-empty */
 };
 _Static_assert(sizeof(struct msg_vm_hotplug_net) == 24, "hotplug_net");
 
@@ -205,16 +210,20 @@ enum msg_vm_state {
 #define MSG_VM_DEV_NEEDS_RESET 0x8u /* DEVICE_NEEDS_RESET is set */
 #define MSG_VM_DEV_FLAGS 0xfu
 
+/* A PCI address as one number: bus << 8 | device << 3 | function. */
+#define MSG_VM_PCI_ADDR(bus, dev) ((uint32_t)(bus) << 8 | (uint32_t)(dev) << 3)
+
 struct msg_vm_device_status {
-	char name[MSG_VM_DEVICE_NAME]; /* "blk0" */
-	char type[MSG_VM_DEVICE_NAME]; /* "block" */
-	uint32_t pid;		       /* 0 once reaped */
-	uint32_t flags;		       /* MSG_VM_DEV_* */
-	uint64_t features;	       /* negotiated with the driver; 0 before */
-	uint32_t pci_slot;
+	char name[MSG_VM_DEVICE_NAME];	  /* "blk0" */
+	char type[MSG_VM_DEVICE_NAME];	  /* "block" */
+	char backend[MSG_VM_DEVICE_NAME]; /* a NIC's tap ("tap0"); empty for others */
+	uint32_t pid;			  /* 0 once reaped */
+	uint32_t flags;			  /* MSG_VM_DEV_* */
+	uint64_t features;		  /* negotiated with the driver; 0 before */
+	uint32_t pci_addr;		  /* MSG_VM_PCI_ADDR(), the bus as the guest numbered it */
 	uint32_t virtio_type;
 };
-_Static_assert(sizeof(struct msg_vm_device_status) == 56, "device_status");
+_Static_assert(sizeof(struct msg_vm_device_status) == 72, "device_status");
 
 struct msg_vm_status {
 	char name[MSG_VM_NAME_MAX];
@@ -226,7 +235,15 @@ struct msg_vm_status {
 	uint32_t ndevices; /* 0..MSG_VM_MAX_DEVICES */
 	struct msg_vm_device_status devices[MSG_VM_MAX_DEVICES]; /* zero from ndevices on */
 };
-_Static_assert(sizeof(struct msg_vm_status) == 96 + 56 * MSG_VM_MAX_DEVICES, "status");
+_Static_assert(sizeof(struct msg_vm_status) == 96 + 72 * MSG_VM_MAX_DEVICES, "status");
+
+/* RESP_HOTPLUG_NET: where an added NIC went. */
+struct msg_vm_hotplug_net_done {
+	char device[MSG_VM_DEVICE_NAME]; /* "net1" */
+	uint32_t pci_addr;		 /* MSG_VM_PCI_ADDR() */
+	uint32_t pad;
+};
+_Static_assert(sizeof(struct msg_vm_hotplug_net_done) == 24, "hotplug_net_done");
 
 /* One event, as a datagram to a listener. */
 struct msg_vm_event {
@@ -267,12 +284,14 @@ struct vm_response {
 		struct msg_vm_swap_status swap_status;
 		struct msg_vm_status status;
 		struct msg_vm_event event;
+		struct msg_vm_hotplug_net_done hotplug_net_done;
 	};
 };
 _Static_assert(offsetof(struct vm_response, err) == sizeof(struct msg_hdr), "body");
 _Static_assert(sizeof(struct vm_response) <= MSG_MAX_SIZE, "response size");
 
-/* Codecs: see msg_decode() and msg_encode() for the errors. No fds: nfds must be 0. */
+/* Codecs: see msg_decode() and msg_encode() for the errors. Only HOTPLUG_NET ADD carries an fd
+ * (the tap); every other message none. */
 int msg_vm_decode_request(const void *buf, size_t len, unsigned int nfds, struct vm_request *out);
 int msg_vm_encode_request(const struct vm_request *m, unsigned int nfds, void *buf, size_t cap,
 			  size_t *len);

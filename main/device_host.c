@@ -464,6 +464,7 @@ static struct hosted_device *new_device(struct device_host *h, const struct devi
 	d->host = h;
 	snprintf(d->name, sizeof(d->name), "%s", s->name);
 	snprintf(d->type, sizeof(d->type), "%s", s->type);
+	snprintf(d->backend, sizeof(d->backend), "%s", s->backend ? s->backend : "");
 	d->ctrl.fd = d->mem.fd = d->config_irq_fd = -1;
 	d->trap_nr = -1;
 	for (unsigned int i = 0; i < VIRTIO_PCI_MAX_QUEUES; i++)
@@ -551,7 +552,8 @@ void device_host_status(struct hosted_device *d, struct msg_vm_device_status *s)
 	msg_set_str(s->type, sizeof(s->type), d->type);
 	s->pid = d->pid > 0 ? (uint32_t)d->pid : 0;
 	s->flags = (d->jailed ? MSG_VM_DEV_JAILED : 0) | (d->alive ? MSG_VM_DEV_ALIVE : 0);
-	s->pci_slot = d->slot;
+	msg_set_str(s->backend, sizeof(s->backend), d->backend);
+	s->pci_addr = MSG_VM_PCI_ADDR(0, d->slot);
 	s->virtio_type = d->info.device_type;
 	if (d->vp_ready) {
 		uint8_t st = virtio_pci_status(&d->vp, &s->features);

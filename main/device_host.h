@@ -37,6 +37,7 @@ struct device_spec {
 	const char *type;	/* vmm-device --type: "rng", "block" */
 	const char *name;	/* "rng0", "blk1" */
 	int backend_fd;		/* opened by main; the host takes ownership; -1 for none */
+	const char *backend;	/* what it is, for status ("tap0"), or NULL */
 	const char *args[DEVICE_ARGS_MAX]; /* the device's own options, NULL-terminated */
 };
 
@@ -53,6 +54,7 @@ struct hosted_device {
 	struct device_host *host;
 	char name[DEVICE_NAME_MAX];
 	char type[DEVICE_NAME_MAX];
+	char backend[DEVICE_NAME_MAX]; /* the tap of a NIC; empty for others */
 	pid_t pid;
 	bool alive;
 	bool jailed;

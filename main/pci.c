@@ -91,7 +91,8 @@ void pci_cfg_write(struct pci_device *d, uint32_t off, uint32_t len, uint32_t va
 	for (uint32_t i = 0; i < len && off + i < PCI_CFG_SIZE; i++) {
 		uint8_t m = d->wmask[off + i];
 		uint8_t b = (uint8_t)(val >> (8 * i));
-		d->cfg[off + i] = (uint8_t)((d->cfg[off + i] & ~m) | (b & m));
+		uint8_t v = (uint8_t)((d->cfg[off + i] & ~m) | (b & m));
+		d->cfg[off + i] = (uint8_t)(v & ~(b & d->w1cmask[off + i]));
 	}
 	if (len && (bar_reg(off) < PCI_NUM_BARS || bar_reg(off + len - 1) < PCI_NUM_BARS))
 		bar_write(d, off, len, val);
@@ -202,14 +203,52 @@ int pci_root_add(struct pci_root *p, unsigned int slot, struct pci_device *dev)
 	return 0;
 }
 
-/* The device the address register selects, or NULL (bus != 0, function != 0, empty slot). */
+/* The function at devfn on the bus behind bridge br; br NULL: bus 0 (functions 0 only). */
+static struct pci_device *on_bus(const struct pci_root *p, struct pci_device *br, uint32_t devfn)
+{
+	if (!br)
+		return (devfn & 7) ? NULL : p->slots[devfn >> 3];
+	return br->ops->child(br->ctx, br, devfn);
+}
+
+static bool is_bridge(const struct pci_device *d)
+{
+	return d->ops && d->ops->child &&
+	       (d->cfg[PCI_HEADER_TYPE] & 0x7f) == PCI_HEADER_TYPE_BRIDGE;
+}
+
+/*
+ * From the bus numbered num behind br down to (bus, devfn), through the bridge (function 0
+ * of a slot) whose secondary..subordinate range holds bus. A bridge's secondary number must
+ * be above its own bus's, so however the guest programs the registers the walk ends.
+ */
+static struct pci_device *route(const struct pci_root *p, struct pci_device *br, uint32_t num,
+				uint32_t bus, uint32_t devfn)
+{
+	if (bus == num)
+		return on_bus(p, br, devfn);
+	for (uint32_t slot = 0; slot < PCI_SLOTS; slot++) {
+		struct pci_device *d = on_bus(p, br, slot << 3);
+		uint32_t sec, sub;
+
+		if (!d || !is_bridge(d))
+			continue;
+		sec = d->cfg[PCI_SECONDARY_BUS];
+		sub = d->cfg[PCI_SUBORDINATE_BUS];
+		if (sec > num && sec <= bus && bus <= sub)
+			return route(p, d, sec, bus, devfn);
+	}
+	return NULL;
+}
+
+/* The device the address register selects, or NULL (nothing there, or not enabled). */
 static struct pci_device *selected(const struct pci_root *p)
 {
 	uint32_t a = p->address;
 
-	if (!(a & CONFIG_ENABLE) || ((a >> 16) & 0xff) != 0 || ((a >> 8) & 7) != 0)
+	if (!(a & CONFIG_ENABLE))
 		return NULL;
-	return p->slots[(a >> 11) & 0x1f];
+	return route(p, NULL, 0, (a >> 16) & 0xff, (a >> 8) & 0xff);
 }
 
 static void root_read(void *ctx, uint64_t off, uint8_t *data, uint32_t len)
@@ -223,7 +262,8 @@ static void root_read(void *ctx, uint64_t off, uint8_t *data, uint32_t len)
 		v = off == 0 && len == 4 ? p->address : 0xffffffffu;
 	} else if ((d = selected(p)) != NULL) {
 		uint32_t reg = (p->address & 0xfc) + (uint32_t)(off - 4);
-		v = d->ops ? d->ops->cfg_read(d->ctx, d, reg, len) : pci_cfg_read(d, reg, len);
+		v = d->ops && d->ops->cfg_read ? d->ops->cfg_read(d->ctx, d, reg, len)
+					       : pci_cfg_read(d, reg, len);
 	}
 	pthread_mutex_unlock(&p->lock);
 	for (uint32_t i = 0; i < len; i++)
@@ -249,7 +289,7 @@ static void root_write(void *ctx, uint64_t off, const uint8_t *data, uint32_t le
 			reset = true;
 	} else if ((d = selected(p)) != NULL) {
 		uint32_t reg = (p->address & 0xfc) + (uint32_t)(off - 4);
-		if (d->ops)
+		if (d->ops && d->ops->cfg_write)
 			d->ops->cfg_write(d->ctx, d, reg, len, v);
 		else
 			pci_cfg_write(d, reg, len, v);

@@ -3,6 +3,11 @@
  * a host bridge at 00:00.0. Devices are config spaces with a write mask, optional memory BARs
  * and a capability list.
  *
+ * Buses above 0 sit behind bridges on bus 0 (pcie_port.c): an access to bus N goes to the
+ * bridge whose secondary..subordinate range, as the guest last wrote those registers, holds
+ * N, and on its secondary bus to whatever the bridge's child() hook returns. Linux keeps the
+ * numbers main presets unless it decides to renumber; either way the registers are the truth.
+ *
  * BARs are pre-assigned by main (pci_mmio_alloc()) and hardwired: the sizing probe works (a
  * write of all ones makes the next read return the size mask with the type bits), and any
  * other write puts the assigned address back, so the config space always tells where the
@@ -36,6 +41,11 @@
 #define PCI_BAR0 0x10
 #define PCI_CAPABILITY_LIST 0x34
 #define PCI_INTERRUPT_PIN 0x3d
+/* Type 1 (bridge) header */
+#define PCI_PRIMARY_BUS 0x18
+#define PCI_SECONDARY_BUS 0x19
+#define PCI_SUBORDINATE_BUS 0x1a
+#define PCI_HEADER_TYPE_BRIDGE 0x01
 
 #define PCI_COMMAND_MEMORY 0x0002
 #define PCI_COMMAND_MASTER 0x0004
@@ -51,18 +61,22 @@ struct pci_device;
 
 /*
  * Optional hooks for a device that keeps state behind its config space (MSI-X enable bits,
- * virtio's PCI_CFG window). When set, the root calls them instead of pci_cfg_read() and
+ * virtio's PCI_CFG window). Each one set is called instead of pci_cfg_read() or
  * pci_cfg_write(), with the root's lock held; they must not call back into the root.
+ * child: a bridge (header type 1) says which function sits at devfn on its secondary bus,
+ * or NULL; also called with the lock held.
  */
 struct pci_device_ops {
 	uint32_t (*cfg_read)(void *ctx, struct pci_device *d, uint32_t off, uint32_t len);
 	void (*cfg_write)(void *ctx, struct pci_device *d, uint32_t off, uint32_t len,
 			  uint32_t val);
+	struct pci_device *(*child)(void *ctx, struct pci_device *d, uint32_t devfn);
 };
 
 struct pci_device {
 	uint8_t cfg[PCI_CFG_SIZE];
-	uint8_t wmask[PCI_CFG_SIZE]; /* bits the guest may change */
+	uint8_t wmask[PCI_CFG_SIZE];   /* bits the guest may change */
+	uint8_t w1cmask[PCI_CFG_SIZE]; /* bits a guest write of 1 clears (status registers) */
 	const char *name;
 	const struct pci_device_ops *ops; /* NULL: plain config space */
 	void *ctx;
@@ -76,7 +90,7 @@ struct pci_device {
 struct pci_root {
 	pthread_mutex_t lock;
 	uint32_t address; /* the CONFIG_ADDRESS register */
-	struct pci_device *slots[PCI_SLOTS];
+	struct pci_device *slots[PCI_SLOTS]; /* bus 0 */
 	struct pci_device host_bridge;
 	struct vm_stopper stopper; /* for the reset control register at 0xcf9 */
 	uint64_t mmio_next; /* pci_mmio_alloc()'s bump pointer */

@@ -30,6 +30,7 @@
 #include "lockdown.h"
 #include "log.h"
 #include "memory.h"
+#include "nic.h"
 #include "pci.h"
 #include "rtc.h"
 #include "uart8250.h"
@@ -59,6 +60,7 @@ struct vm {
 	int signal_fd;	 /* SIGINT, SIGTERM, SIGHUP */
 	int serial_fd;	 /* the serial output file; owned when serial mode is "file" */
 	int disk_fds[CONFIG_DISKS_MAX]; /* opened images, handed to their devices at spawn */
+	int net_fds[CONFIG_NETS_MAX];	/* opened taps, likewise */
 	struct jail_filter vmm_filter;	/* vmm.policy and vcpu.policy, compiled (jailed VM) */
 	struct jail_filter vcpu_filter;
 	struct control ctl;		/* the control socket (vmm-ctl) */
@@ -246,6 +248,50 @@ static int spawn_disks(struct vm *vm)
 	return 0;
 }
 
+/*
+ * Opens and configures each [[net]] tap while main still has CAP_NET_ADMIN. A missing tap or
+ * one that is not a tap is the user's input: the caller exits 2.
+ */
+static int open_nets(struct vm *vm)
+{
+	for (size_t i = 0; i < vm->cfg->nnets; i++) {
+		char err[256];
+		int ret = nic_open_tap(&vm->cfg->nets[i], &vm->net_fds[i], err, sizeof(err));
+
+		if (ret < 0) {
+			log_err("net %s", err);
+			return ret;
+		}
+	}
+	return 0;
+}
+
+static int spawn_nets(struct vm *vm)
+{
+	for (size_t i = 0; i < vm->cfg->nnets; i++) {
+		const struct net_config *nc = &vm->cfg->nets[i];
+		struct device_spec spec = {.type = "net", .backend_fd = vm->net_fds[i]};
+		char name[DEVICE_NAME_MAX], mac[NIC_MAC_LEN];
+		int ret;
+
+		snprintf(name, sizeof(name), "net%u", (unsigned int)(i % CONFIG_NETS_MAX));
+		if (nc->mac)
+			snprintf(mac, sizeof(mac), "%s", nc->mac);
+		else
+			nic_default_mac(vm->cfg->name, (unsigned int)i, mac);
+		spec.name = name;
+		spec.backend = nc->tap;
+		spec.args[0] = "--mac";
+		spec.args[1] = mac;
+		/* The device host owns the fd from here, on failure too. */
+		vm->net_fds[i] = -1;
+		ret = device_host_spawn(&vm->devices, &spec);
+		if (ret < 0)
+			return ret;
+	}
+	return 0;
+}
+
 static void vm_event(void *ctx, const struct msg_vm_event *e);
 
 /* The virtio devices, each its own vmm-device process, before any vCPU runs. */
@@ -273,6 +319,8 @@ static int setup_virtio(struct vm *vm)
 			 "or seccomp filters, and so does vmm itself");
 	}
 	ret = spawn_disks(vm);
+	if (ret == 0)
+		ret = spawn_nets(vm);
 	if (ret < 0)
 		return ret;
 	if (vm->cfg->rng_enabled) {
@@ -830,6 +878,8 @@ static void vm_destroy(struct vm *vm)
 		close_fd(&vm->disk_fds[i]);
 		close_fd(&vm->resize_fds[i]);
 	}
+	for (size_t i = 0; i < CONFIG_NETS_MAX; i++)
+		close_fd(&vm->net_fds[i]);
 	close_fd(&vm->signal_fd);
 	close_fd(&vm->stop_fd);
 	jail_filter_free(&vm->vmm_filter);
@@ -847,7 +897,7 @@ static int vm_build(struct vm *vm)
 		return VMM_EXIT_USAGE;
 	if (guest_mem_init(&vm->mem, vm->cfg->memory_mib << 20) < 0)
 		return VMM_EXIT_FAILURE;
-	if (load_guest(vm, &entry) < 0 || open_disks(vm) < 0)
+	if (load_guest(vm, &entry) < 0 || open_disks(vm) < 0 || open_nets(vm) < 0)
 		return VMM_EXIT_USAGE;
 	if (kvm_open(&vm->kvm, err, sizeof(err)) < 0) {
 		log_err("%s", err);
@@ -884,6 +934,8 @@ int vm_run(const struct vm_config *cfg)
 	vm->console.in_fd = -1;
 	for (size_t i = 0; i < CONFIG_DISKS_MAX; i++)
 		vm->disk_fds[i] = vm->resize_fds[i] = -1;
+	for (size_t i = 0; i < CONFIG_NETS_MAX; i++)
+		vm->net_fds[i] = -1;
 	vm->ctl.listen_fd = vm->ctl.event_fd = vm->ctl.epfd = vm->ctl.stop_fd = -1;
 	pthread_mutex_init(&vm->ctl_lock, NULL);
 	clock_gettime(CLOCK_MONOTONIC, &vm->started);

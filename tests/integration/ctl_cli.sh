@@ -81,9 +81,9 @@ uptime:  1h02m03.456s
 vcpus:   2
 memory:  256 MiB
 devices: 2
-  NAME  TYPE     PID   JAILED  ALIVE  FEATURES     DRIVER_OK  NEEDS_RESET  PCI
-  blk0  block    4122  yes     yes    0x130000044  yes        no           00:02.0
-  rng0  entropy  -     no      no     0x0          no         yes          00:03.0"
+  NAME  TYPE     BACKEND  PID   JAILED  ALIVE  FEATURES     DRIVER_OK  NEEDS_RESET  PCI
+  blk0  block    -        4122  yes     yes    0x130000044  yes        no           00:02.0
+  rng0  entropy  -        -     no      no     0x0          no         yes          00:03.0"
 same "status: nothing on stderr" "$WORK/err" ''
 check "status: the request reached the VM" logged "$S" STATUS
 
@@ -94,7 +94,7 @@ json "status --json: the VM" "o[0]['name'] == 'fake' and o[0]['state'] == 'runni
 json "status --json: its devices" "[d['name'] for d in o[0]['devices']] == ['blk0', 'rng0'] and
 	o[0]['devices'][0] == {'name': 'blk0', 'type': 'block', 'pid': 4122, 'jailed': True,
 	'alive': True, 'features': '0x130000044', 'driver_ok': True, 'needs_reset': False,
-	'pci_slot': 2, 'virtio_type': 2} and o[0]['devices'][1]['pid'] is None and
+	'backend': None, 'pci': '00:02.0', 'virtio_type': 2} and o[0]['devices'][1]['pid'] is None and
 	o[0]['devices'][1]['needs_reset'] is True"
 cp "$WORK/out" "$WORK/status.json"
 

@@ -41,13 +41,13 @@ static void canned_status(struct vm_response *r)
 	s->devices[0].pid = 4122;
 	s->devices[0].flags = MSG_VM_DEV_JAILED | MSG_VM_DEV_ALIVE | MSG_VM_DEV_DRIVER_OK;
 	s->devices[0].features = 0x130000044ULL;
-	s->devices[0].pci_slot = 2;
+	s->devices[0].pci_addr = MSG_VM_PCI_ADDR(0, 2);
 	s->devices[0].virtio_type = 2;
 	msg_set_str(s->devices[1].name, MSG_VM_DEVICE_NAME, "rng0");
 	msg_set_str(s->devices[1].type, MSG_VM_DEVICE_NAME, "entropy");
 	s->devices[1].pid = 0;
 	s->devices[1].flags = MSG_VM_DEV_NEEDS_RESET;
-	s->devices[1].pci_slot = 3;
+	s->devices[1].pci_addr = MSG_VM_PCI_ADDR(0, 3);
 	s->devices[1].virtio_type = 4;
 }
 

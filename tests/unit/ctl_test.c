@@ -210,13 +210,14 @@ static void sample_status(struct msg_vm_status *s)
 	s->devices[0].pid = 4122;
 	s->devices[0].flags = MSG_VM_DEV_JAILED | MSG_VM_DEV_ALIVE | MSG_VM_DEV_DRIVER_OK;
 	s->devices[0].features = 0x130000044ULL;
-	s->devices[0].pci_slot = 2;
+	s->devices[0].pci_addr = MSG_VM_PCI_ADDR(0, 2);
 	s->devices[0].virtio_type = 2;
 	set(s->devices[1].name, MSG_VM_DEVICE_NAME, "rng0");
 	set(s->devices[1].type, MSG_VM_DEVICE_NAME, "entropy");
 	s->devices[1].flags = MSG_VM_DEV_NEEDS_RESET;
 	s->devices[1].features = 0xffffffffffffffffULL;
-	s->devices[1].pci_slot = 0x1f;
+	s->devices[1].pci_addr = MSG_VM_PCI_ADDR(1, 0);
+	snprintf(s->devices[1].backend, sizeof(s->devices[1].backend), "tap7");
 	s->devices[1].virtio_type = 4;
 }
 
@@ -235,12 +236,12 @@ Test(ctl, status_text)
 			  "vcpus:   2\n"
 			  "memory:  1536 MiB\n"
 			  "devices: 2\n"
-			  "  NAME  TYPE     PID   JAILED  ALIVE  FEATURES            DRIVER_OK  "
-			  "NEEDS_RESET  PCI\n"
-			  "  blk0  block    4122  yes     yes    0x130000044         yes        "
-			  "no           00:02.0\n"
-			  "  rng0  entropy  -     no      no     0xffffffffffffffff  no         "
-			  "yes          00:1f.0\n");
+			  "  NAME  TYPE     BACKEND  PID   JAILED  ALIVE  FEATURES            "
+			  "DRIVER_OK  NEEDS_RESET  PCI\n"
+			  "  blk0  block    -        4122  yes     yes    0x130000044         "
+			  "yes        no           00:02.0\n"
+			  "  rng0  entropy  tap7     -     no      no     0xffffffffffffffff  "
+			  "no         yes          01:00.0\n");
 }
 
 Test(ctl, status_text_no_devices_short_uptime)
@@ -288,10 +289,12 @@ Test(ctl, status_json)
 		"\"devices\": ["
 		"{\"name\": \"blk0\", \"type\": \"block\", \"pid\": 4122, \"jailed\": true, "
 		"\"alive\": true, \"features\": \"0x130000044\", \"driver_ok\": true, "
-		"\"needs_reset\": false, \"pci_slot\": 2, \"virtio_type\": 2}, "
+		"\"needs_reset\": false, \"backend\": null, \"pci\": \"00:02.0\", "
+		"\"virtio_type\": 2}, "
 		"{\"name\": \"rng0\", \"type\": \"entropy\", \"pid\": null, \"jailed\": false, "
 		"\"alive\": false, \"features\": \"0xffffffffffffffff\", \"driver_ok\": false, "
-		"\"needs_reset\": true, \"pci_slot\": 31, \"virtio_type\": 4}]}\n");
+		"\"needs_reset\": true, \"backend\": \"tap7\", \"pci\": \"01:00.0\", "
+		"\"virtio_type\": 4}]}\n");
 	s.ndevices = 0;
 	memset(s.devices, 0, sizeof(s.devices));
 	capture_start(&c);

@@ -34,7 +34,7 @@ static const uint32_t request_types[] = {
 
 static const uint32_t response_types[] = {
     MSG_VM_RESP_OK,	     MSG_VM_RESP_ERR, MSG_VM_RESP_VCPU_PID_TID, MSG_VM_RESP_BALLOON_STATS,
-    MSG_VM_RESP_SWAP_STATUS, MSG_VM_RESP_STATUS, MSG_VM_EVENT,
+    MSG_VM_RESP_SWAP_STATUS, MSG_VM_RESP_STATUS, MSG_VM_EVENT, MSG_VM_RESP_HOTPLUG_NET,
 };
 
 #define SOCK "/run/vmm/events.sock"
@@ -57,6 +57,9 @@ static void sample_request(uint32_t type, struct vm_request *m)
 		    (struct msg_vm_disk){.index = 1, .op = MSG_VM_DISK_RESIZE, .size = GIB(8)};
 		break;
 	case MSG_VM_HOTPLUG_NET:
+		/* REMOVE: no fd, like every other sample (ADD is tested on its own) */
+		m->hotplug_net.op = MSG_VM_NET_REMOVE;
+		m->hotplug_net.flags = MSG_VM_NET_FORCE;
 		set_str(m->hotplug_net.tap, sizeof(m->hotplug_net.tap), "tap0");
 		break;
 	case MSG_VM_REGISTER_LISTENER:
@@ -123,13 +126,18 @@ static void sample_response(uint32_t type, struct vm_response *m)
 		m->status.devices[0].pid = 4125;
 		m->status.devices[0].flags = MSG_VM_DEV_JAILED | MSG_VM_DEV_ALIVE | MSG_VM_DEV_DRIVER_OK;
 		m->status.devices[0].features = 0x130000246;
-		m->status.devices[0].pci_slot = 1;
+		m->status.devices[0].pci_addr = MSG_VM_PCI_ADDR(0, 1);
 		m->status.devices[0].virtio_type = 2;
 		set_str(m->status.devices[1].name, MSG_VM_DEVICE_NAME, "rng0");
 		set_str(m->status.devices[1].type, MSG_VM_DEVICE_NAME, "rng");
 		m->status.devices[1].flags = MSG_VM_DEV_JAILED;
-		m->status.devices[1].pci_slot = 2;
+		m->status.devices[1].pci_addr = MSG_VM_PCI_ADDR(2, 0);
 		m->status.devices[1].virtio_type = 4;
+		set_str(m->status.devices[1].backend, MSG_VM_DEVICE_NAME, "tap0");
+		break;
+	case MSG_VM_RESP_HOTPLUG_NET:
+		set_str(m->hotplug_net_done.device, MSG_VM_DEVICE_NAME, "net1");
+		m->hotplug_net_done.pci_addr = MSG_VM_PCI_ADDR(3, 0);
 		break;
 	case MSG_VM_EVENT:
 		m->event.event = MSG_VM_EVENT_DEVICE_EXIT;
@@ -324,10 +332,10 @@ Test(msg_vm, rejects_requests_out_of_range)
 	cr_assert_eq(request_patched(MSG_VM_DISK, REQ(disk.size), 0), -ERANGE);
 	cr_assert_eq(request_patched(MSG_VM_DISK, REQ(disk.size), 1000), -ERANGE);
 	cr_assert_eq(request_patched(MSG_VM_HOTPLUG_NET, REQ(hotplug_net.op), 2), -ERANGE);
-	cr_assert_eq(request_patched(MSG_VM_HOTPLUG_NET, REQ(hotplug_net.index), 1), -ERANGE,
-		     "ADD names no index");
-	cr_assert_eq(request_patched(MSG_VM_HOTPLUG_NET, REQ(hotplug_net.op), MSG_VM_NET_REMOVE),
-		     -ERANGE, "REMOVE names no tap");
+	cr_assert_eq(request_patched(MSG_VM_HOTPLUG_NET, REQ(hotplug_net.flags), 2), -ERANGE);
+	cr_assert_eq(request_patched(MSG_VM_HOTPLUG_NET, REQ(hotplug_net.flags), 0), 0);
+	cr_assert_eq(request_patched(MSG_VM_HOTPLUG_NET, REQ(hotplug_net.op), MSG_VM_NET_ADD),
+		     -ERANGE, "ADD takes no flags");
 	cr_assert_eq(request_patched(MSG_VM_REGISTER_LISTENER, REQ(listener.events), 0), -ERANGE);
 	cr_assert_eq(request_patched(MSG_VM_UNREGISTER_LISTENER, REQ(listener.events), 0x80),
 		     -ERANGE);
@@ -339,6 +347,10 @@ Test(msg_vm, rejects_requests_out_of_range)
 
 Test(msg_vm, rejects_status_and_events_out_of_range)
 {
+	cr_assert_eq(response_patched(MSG_VM_RESP_HOTPLUG_NET, RESP(hotplug_net_done.pci_addr),
+				      0x10000), -ERANGE);
+	cr_assert_eq(response_patched(MSG_VM_RESP_HOTPLUG_NET, RESP(hotplug_net_done.pad), 1),
+		     -EBADMSG);
 	cr_assert_eq(response_patched(MSG_VM_RESP_STATUS, RESP(status.state), 4), -ERANGE);
 	cr_assert_eq(response_patched(MSG_VM_RESP_STATUS, RESP(status.pid), 0), -ERANGE);
 	cr_assert_eq(response_patched(MSG_VM_RESP_STATUS, RESP(status.nvcpus), 0), -ERANGE);
@@ -428,13 +440,29 @@ Test(msg_vm, encoder_refuses_empty_names)
 	memset(m.hotplug_net.tap, 0, sizeof(m.hotplug_net.tap));
 	cr_assert_eq(msg_vm_encode_request(&m, 0, wire, sizeof(wire), &len), -ERANGE);
 	sample_request(MSG_VM_HOTPLUG_NET, &m);
-	m.hotplug_net.op = MSG_VM_NET_REMOVE;
-	cr_assert_eq(msg_vm_encode_request(&m, 0, wire, sizeof(wire), &len), -ERANGE);
-	memset(m.hotplug_net.tap, 0, sizeof(m.hotplug_net.tap));
-	m.hotplug_net.index = 3;
 	cr_assert_eq(msg_vm_encode_request(&m, 0, wire, sizeof(wire), &len), 0);
 	cr_assert_eq(msg_vm_encode_request(&m, 0, wire, 23, &len), -EMSGSIZE);
 	cr_assert_eq(msg_vm_encode_request(&m, 1, wire, sizeof(wire), &len), -EPROTO);
+}
+
+Test(msg_vm, hotplug_net_add_carries_the_tap)
+{
+	struct vm_request m = {.hdr.type = MSG_VM_HOTPLUG_NET}, out;
+	uint8_t wire[MSG_MAX_SIZE];
+	size_t len;
+
+	m.hotplug_net.op = MSG_VM_NET_ADD;
+	set_str(m.hotplug_net.tap, sizeof(m.hotplug_net.tap), "tap1");
+	cr_assert_eq(msg_vm_encode_request(&m, 0, wire, sizeof(wire), &len), -EPROTO);
+	cr_assert_eq(msg_vm_encode_request(&m, 1, wire, sizeof(wire), &len), 0);
+	cr_assert_eq(msg_vm_decode_request(wire, len, 0, &out), -EPROTO, "ADD without its tap");
+	cr_assert_eq(msg_vm_decode_request(wire, len, 2, &out), -EPROTO);
+	cr_assert_eq(msg_vm_decode_request(wire, len, 1, &out), 0);
+	cr_assert_str_eq(out.hotplug_net.tap, "tap1");
+	cr_assert_eq(out.hotplug_net.op, MSG_VM_NET_ADD);
+	m.hotplug_net.op = MSG_VM_NET_REMOVE;
+	cr_assert_eq(msg_vm_encode_request(&m, 1, wire, sizeof(wire), &len), -EPROTO,
+		     "REMOVE carries no fd");
 }
 
 Test(msg_vm, set_str_refuses_what_does_not_fit)
@@ -475,7 +503,7 @@ Test(msg_vm, names_types)
 	cr_assert_str_eq(msg_vm_name(MSG_VM_HOTPLUG_NET), "HOTPLUG_NET");
 	cr_assert_str_eq(msg_vm_name(MSG_VM_RESP_SWAP_STATUS), "SWAP_STATUS");
 	cr_assert_str_eq(msg_vm_name(MSG_VM_RESP_STATUS), "STATUS");
-	cr_assert_str_eq(msg_vm_name(MSG_VM_EVENT + 1), "unknown");
+	cr_assert_str_eq(msg_vm_name(MSG_VM_RESP_HOTPLUG_NET + 1), "unknown");
 }
 
 Test(msg_vm, survives_random_bodies)

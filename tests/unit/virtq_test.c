@@ -591,6 +591,86 @@ Test(virtq, push_of_bad_head_is_ignored)
 	cr_expect_eq(q.used_idx, 0);
 }
 
+/* ---- fill then flush (one completion over several chains) ---- */
+
+Test(virtq, fill_publishes_nothing_until_flush)
+{
+	cr_assert_eq(virtq_fill(&q, 4, 64), 0);
+	cr_assert_eq(virtq_fill(&q, 1, 64), 0);
+	cr_assert_eq(virtq_fill(&q, 6, 20), 0);
+	cr_expect_eq(get16(USED + 2), 0, "used idx moved before the flush");
+	cr_expect_eq(q.used_idx, 0);
+	cr_expect_not(virtq_should_notify(&q), "nothing published yet");
+	/* the elements are in place already, in order */
+	cr_expect_eq(get32(USED + 4), 4);
+	cr_expect_eq(get32(USED + 8), 64);
+	cr_expect_eq(get32(USED + 12), 1);
+	cr_expect_eq(get32(USED + 20), 6);
+	cr_expect_eq(get32(USED + 24), 20);
+	virtq_flush(&q);
+	cr_expect_eq(get16(USED + 2), 3);
+	cr_expect_eq(q.used_idx, 3);
+	cr_expect_eq(q.filled, 0);
+	cr_expect(virtq_should_notify(&q));
+	virtq_flush(&q); /* nothing filled: nothing moves */
+	cr_expect_eq(get16(USED + 2), 3);
+}
+
+Test(virtq, fill_after_flush_and_across_wrap)
+{
+	q.used_idx = 65534;
+	put16(USED + 2, 65534);
+	for (uint16_t h = 0; h < 3; h++)
+		cr_assert_eq(virtq_fill(&q, h, 10u + h), 0);
+	cr_expect_eq(get16(USED + 2), 65534);
+	virtq_flush(&q);
+	cr_expect_eq(get16(USED + 2), 1);
+	/* ring slots 6, 7, then 0 */
+	cr_expect_eq(get32(USED + 4 + 8 * 6), 0);
+	cr_expect_eq(get32(USED + 4 + 8 * 7), 1);
+	cr_expect_eq(get32(USED + 4), 2);
+	cr_expect_eq(get32(USED + 8), 12);
+	cr_assert_eq(virtq_fill(&q, 5, 1), 0);
+	virtq_flush(&q);
+	cr_expect_eq(get16(USED + 2), 2);
+	cr_expect_eq(get32(USED + 4 + 8), 5);
+}
+
+Test(virtq, push_publishes_earlier_fills_with_it)
+{
+	cr_assert_eq(virtq_fill(&q, 3, 1), 0);
+	virtq_push(&q, 2, 2);
+	cr_expect_eq(get16(USED + 2), 2);
+	cr_expect_eq(get32(USED + 4), 3);
+	cr_expect_eq(get32(USED + 12), 2);
+}
+
+Test(virtq, fill_refuses_more_than_the_ring)
+{
+	for (uint16_t h = 0; h < QSZ; h++)
+		cr_assert_eq(virtq_fill(&q, h, 0), 0);
+	cr_expect_eq(virtq_fill(&q, 0, 0), -ENOSPC);
+	cr_expect_eq(q.filled, QSZ);
+	virtq_flush(&q);
+	cr_expect_eq(get16(USED + 2), QSZ);
+	cr_expect_eq(virtq_fill(&q, 0, 0), 0);
+}
+
+Test(virtq, fill_of_bad_head_or_on_a_dead_queue_is_refused)
+{
+	cr_expect_eq(virtq_fill(&q, QSZ, 1), -EINVAL);
+	cr_expect_eq(q.filled, 0);
+	cr_assert_eq(virtq_fill(&q, 1, 1), 0);
+	expect_broken(QSZ);
+	cr_expect_eq(virtq_fill(&q, 2, 1), -EINVAL);
+	virtq_flush(&q); /* a broken queue publishes nothing more */
+	cr_expect_eq(get16(USED + 2), 0);
+	virtq_reset(&q);
+	cr_expect_eq(virtq_fill(&q, 2, 1), -EINVAL);
+	reinit(F_V1);
+	cr_expect_eq(q.filled, 0, "virtq_init() forgets unflushed fills");
+}
+
 Test(virtq, notify_by_flags_without_event_idx)
 {
 	put16(AVAIL + 4 + 2 * QSZ, 100);	/* used_event: ignored without EVENT_IDX */
