@@ -31,6 +31,7 @@
 #include <unistd.h>
 
 #include "log.h"
+#include "net.h"
 #include "vdev.h"
 
 #define NET_VIRTIO_TYPE 1
@@ -38,48 +39,11 @@
 #define NET_RXQ 0
 #define NET_TXQ 1
 
-/* Feature bits (virtio 1.2, 5.1.3). */
-#define VIRTIO_NET_F_CSUM 0
-#define VIRTIO_NET_F_GUEST_CSUM 1
-#define VIRTIO_NET_F_MAC 5
-#define VIRTIO_NET_F_GUEST_TSO4 7
-#define VIRTIO_NET_F_GUEST_TSO6 8
-#define VIRTIO_NET_F_GUEST_ECN 9
-#define VIRTIO_NET_F_HOST_TSO4 11
-#define VIRTIO_NET_F_HOST_TSO6 12
-#define VIRTIO_NET_F_HOST_ECN 13
-#define VIRTIO_NET_F_MRG_RXBUF 15
-#define VIRTIO_NET_F_STATUS 16
-#define VIRTIO_NET_S_LINK_UP 1
-#define NET_F(bit) (1ULL << (bit))
-
-/* The vnet header (5.1.6): flags and gso types. */
-#define NET_HDR_F_NEEDS_CSUM 1
-#define NET_HDR_F_DATA_VALID 2
-#define NET_GSO_NONE 0
-#define NET_GSO_TCPV4 1
-#define NET_GSO_TCPV6 4
-#define NET_GSO_ECN 0x80
-
-#define NET_HDR_LEN 12	       /* struct virtio_net_hdr_mrg_rxbuf */
-#define NET_HDR_NUM_BUFFERS 10 /* offset of le16 num_buffers */
 #define NET_ETH_HLEN 14
 #define NET_FRAME_MAX 65550u /* largest frame (without the header) we pass on */
 #define NET_BUF_MAX (NET_HDR_LEN + NET_FRAME_MAX)
 #define NET_CONFIG_SIZE 8		 /* mac[6], le16 status */
 #define NET_LOG_INTERVAL_NS 1000000000LL /* rate limit of the drop logs */
-
-/* struct virtio_net_hdr_mrg_rxbuf as it sits in guest memory and on the tap (little endian). */
-struct net_hdr {
-	uint8_t flags;
-	uint8_t gso_type;
-	uint16_t hdr_len;
-	uint16_t gso_size;
-	uint16_t csum_start;
-	uint16_t csum_offset;
-	uint16_t num_buffers;
-};
-_Static_assert(sizeof(struct net_hdr) == NET_HDR_LEN, "virtio_net_hdr_mrg_rxbuf is 12 bytes");
 
 /* What a header may carry in one direction, and the features that allow it. */
 struct net_dir {
@@ -92,10 +56,9 @@ struct net_dir {
 static const struct net_dir net_tx_dir = {VIRTIO_NET_F_CSUM, NET_HDR_F_NEEDS_CSUM,
 					  VIRTIO_NET_F_HOST_TSO4, VIRTIO_NET_F_HOST_TSO6,
 					  VIRTIO_NET_F_HOST_ECN};
-static const struct net_dir net_rx_dir = {VIRTIO_NET_F_GUEST_CSUM,
-					  NET_HDR_F_NEEDS_CSUM | NET_HDR_F_DATA_VALID,
-					  VIRTIO_NET_F_GUEST_TSO4, VIRTIO_NET_F_GUEST_TSO6,
-					  VIRTIO_NET_F_GUEST_ECN};
+static const struct net_dir net_rx_dir = {
+    VIRTIO_NET_F_GUEST_CSUM, NET_HDR_F_NEEDS_CSUM | NET_HDR_F_DATA_VALID, VIRTIO_NET_F_GUEST_TSO4,
+    VIRTIO_NET_F_GUEST_TSO6, VIRTIO_NET_F_GUEST_ECN};
 
 /* Feature dependencies (5.1.3.1): an offload counts only with the one it needs. */
 static const struct {
@@ -263,8 +226,8 @@ static unsigned int net_tap_offloads(uint64_t feat)
  * features feat, or NULL when it may. Offsets past the frame would make the kernel refuse it or
  * the guest read past its buffer.
  */
-static const char *net_hdr_check(uint64_t feat, const struct net_dir *dir,
-				 const struct net_hdr *h, size_t len)
+static const char *net_hdr_check(uint64_t feat, const struct net_dir *dir, const struct net_hdr *h,
+				 size_t len)
 {
 	uint8_t gso = h->gso_type & (uint8_t)~NET_GSO_ECN;
 	unsigned int need;
