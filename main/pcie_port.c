@@ -11,7 +11,6 @@
 #define CLASS_BRIDGE_PCI 0x0604
 
 /* Type 1 header registers beyond pci.h's */
-#define IO_BASE 0x1c
 #define MEMORY_BASE 0x20
 #define MEMORY_LIMIT 0x22
 #define INTERRUPT_LINE 0x3c
@@ -41,7 +40,7 @@
 #define EXP_DEVCTL_DEFAULT 0x2810     /* relaxed ordering, no snoop, read request 512 */
 #define EXP_DEVCTL_WMASK 0x7fff
 #define EXP_LNKCAP_BITS 0x00500011 /* 2.5 GT/s x1, DLL active reporting, ASPM optionality */
-#define EXP_LNKCTL_WMASK 0x0fd3	   /* ASPM, link disable, common clock ... (no retrain latch) */
+#define EXP_LNKCTL_WMASK 0x00d3	   /* ASPM, link disable, common clock, extended synch */
 #define EXP_LNKSTA_UP 0x0011	   /* 2.5 GT/s x1 */
 #define EXP_LNKSTA_DLLLA 0x2000
 #define EXP_LNKCAP2_2_5GT 0x0002
@@ -130,8 +129,8 @@ static void update_irq(struct pcie_port *port)
 
 	pci_cfg_set32(&port->pci, m + MSI_PENDING, want && masked);
 	if (live && !port->msi_live) {
-		uint64_t addr = (uint64_t)reg(port, m + MSI_ADDR_HI, 4) << 32 |
-				reg(port, m + MSI_ADDR_LO, 4);
+		uint64_t addr =
+		    (uint64_t)reg(port, m + MSI_ADDR_HI, 4) << 32 | reg(port, m + MSI_ADDR_LO, 4);
 		port->ops->msi(port->ctx, addr, reg(port, m + MSI_DATA, 2));
 	}
 	port->msi_live = live;

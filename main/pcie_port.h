@@ -45,7 +45,7 @@
  *           then unbinds the driver, removes the function and writes Power Controller
  *           Control off -> ops->power(false): the guest has released it. Then main calls
  *           pcie_port_remove(): PDS, DLLLA clear, PDC, DLLSC -> MSI, which pciehp (slot off)
- *           ignores. pciehp waits 1 s after power off before it takes new events.
+ *           ignores (it drops link and presence changes for 1 s after a power off).
  *   force   pcie_port_remove() on a slot that is on: the function disappears at once; pciehp
  *           sees the link go down, removes the function (surprise) and switches the slot
  *           off -> ops->power(false) with the slot already empty.
