@@ -42,6 +42,7 @@
 #include <unistd.h>
 
 #include "harness.h"
+#include "util.h"
 #include "virtq.h"
 
 #define RXQ 0
@@ -62,7 +63,7 @@ static const uint8_t host_mac[6] = {0x02, 0, 0, 0, 0, 1}; /* not the tap's: OTHE
 
 struct bench {
 	bool tx, dev;
-	size_t size;	       /* frame bytes, without the vnet header */
+	size_t size;			   /* frame bytes, without the vnet header */
 	uint8_t wire[NET_HDR + FRAME_MAX]; /* vnet header + frame: what the tap sees */
 	uint16_t ethertype;
 	int tap;
@@ -191,9 +192,8 @@ static int open_tap(struct bench *b, const char *name)
 /* tx: every frame arriving on the tap's interface, with a receive buffer for WINDOW of them. */
 static int open_sink(struct bench *b)
 {
-	struct sockaddr_ll sll = {.sll_family = AF_PACKET,
-				  .sll_protocol = htons(ETH_P_ALL),
-				  .sll_ifindex = b->ifindex};
+	struct sockaddr_ll sll = {
+	    .sll_family = AF_PACKET, .sll_protocol = htons(ETH_P_ALL), .sll_ifindex = b->ifindex};
 	int sz = SINK_RCVBUF;
 
 	b->pkt = socket(AF_PACKET, SOCK_RAW | SOCK_CLOEXEC, htons(ETH_P_ALL));
@@ -263,11 +263,10 @@ static int source_send(struct bench *b, unsigned int room)
 	memcpy(to.sll_addr, dev_mac, 6);
 	memset(m, 0, sizeof(m));
 	for (unsigned int i = 0; i < n; i++)
-		m[i].msg_hdr = (struct msghdr){
-		    .msg_name = &to,
-		    .msg_namelen = sizeof(to),
-		    .msg_iov = gso ? iov : iov + 1,
-		    .msg_iovlen = gso ? 2 : 1};
+		m[i].msg_hdr = (struct msghdr){.msg_name = &to,
+					       .msg_namelen = sizeof(to),
+					       .msg_iov = gso ? iov : iov + 1,
+					       .msg_iovlen = gso ? 2 : 1};
 	r = sendmmsg(b->pkt, m, n, MSG_DONTWAIT);
 	if (r < 0)
 		return errno == EAGAIN || errno == ENOBUFS ? 0 : -errno;
@@ -430,7 +429,14 @@ static int run(struct bench *b, const struct path *p, double seconds)
 	int n, m, ret;
 
 	while ((t = now_s()) < t0 + seconds) {
-		uint64_t inflight = b->sent - b->arrived;
+		uint64_t inflight;
+
+		if (b->arrived > b->sent) {
+			/* frames counted lost came after all */
+			b->lost -= MIN(b->lost, b->arrived - b->sent);
+			b->sent = b->arrived;
+		}
+		inflight = b->sent - b->arrived;
 
 		n = inflight < WINDOW ? p->produce(b, (unsigned int)(WINDOW - inflight)) : 0;
 		if (n < 0)
@@ -473,8 +479,8 @@ static int setup_dev(struct bench *b)
 {
 	int ret = harness_activate(&b->h, b->h.info.features);
 	bool mrg = b->h.info.features & HARNESS_F(VIRTIO_NET_F_MRG_RXBUF);
-	uint32_t len = b->tx ? (uint32_t)(NET_HDR + b->size)
-			     : (mrg ? RX_BUF : (uint32_t)(NET_HDR + b->size));
+	uint32_t len =
+	    b->tx ? (uint32_t)(NET_HDR + b->size) : (mrg ? RX_BUF : (uint32_t)(NET_HDR + b->size));
 	unsigned int qi = b->tx ? TXQ : RXQ;
 
 	b->rx_buf_len = len;
@@ -546,7 +552,7 @@ int main(int argc, char **argv)
 		b.dev = strcmp(argv[2], "dev") == 0;
 		b.size = strtoul(argv[4], NULL, 0);
 		if (b.size >= 60 && b.size <= FRAME_MAX &&
-		    (b.size <= PLAIN_MAX || b.size > 54 + GSO_MSS))
+		    (b.size <= PLAIN_MAX || b.size > 54 + GSO_MSS) && strtod(argv[5], NULL) > 0)
 			ret = cmd_run(&b, argv[3], strtod(argv[5], NULL));
 	}
 	if (ret == -EINVAL)
