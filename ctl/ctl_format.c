@@ -464,6 +464,22 @@ void ctl_print_event(FILE *out, const struct msg_vm_event *e, bool json)
 
 /* ---- plain answers ---- */
 
+void ctl_print_hotplug_net(FILE *out, const struct msg_vm_hotplug_net_done *h, bool json)
+{
+	char pci[16];
+
+	ctl_format_pci(h->pci_addr, pci, sizeof(pci));
+	if (!json) {
+		fputs("device: ", out);
+		text_put(out, h->device);
+		fprintf(out, "\npci:    %s\n", pci);
+		return;
+	}
+	fputs("{\"command\": \"hotplug-net add\", \"device\": ", out);
+	json_string(out, h->device);
+	fprintf(out, ", \"pci\": \"%s\"}\n", pci);
+}
+
 void ctl_print_ok(FILE *out, const char *command, bool json)
 {
 	if (!json)

@@ -43,6 +43,8 @@ void ctl_print_balloon_stats(FILE *out, const struct msg_vm_balloon_stats *b, bo
 void ctl_print_event(FILE *out, const struct msg_vm_event *e, bool json);
 /* A command done (RESP_OK): nothing as text, {"command": ..., "ok": true} as JSON. */
 void ctl_print_ok(FILE *out, const char *command, bool json);
+/* hotplug-net add's answer: the new NIC's device name and PCI address. */
+void ctl_print_hotplug_net(FILE *out, const struct msg_vm_hotplug_net_done *h, bool json);
 /* A refusal (RESP_ERR) as JSON: {"command", "ok": false, "errno", "error", "message"}. */
 void ctl_print_err_json(FILE *out, const char *command, const struct msg_vm_err *e);
 

@@ -21,6 +21,7 @@
 #include <unistd.h>
 
 #include "ctl_format.h"
+#include "tap.h"
 #include "ctl_path.h"
 #include "msg_vm.h"
 #include "tube.h"
@@ -45,6 +46,8 @@ struct ctl {
 	const char *name;   /* --name */
 	bool json;
 	bool allow_shrink;
+	bool force;
+	int fd; /* sent with the request (hotplug-net add's tap), or -1 */
 	bool help;
 	bool version;
 	char *words[CTL_MAX_WORDS]; /* the command, then its arguments */
@@ -64,6 +67,7 @@ struct ctl_cmd {
 	uint32_t answer; /* the response that means done */
 	void (*show)(FILE *out, const struct vm_response *r, bool json); /* NULL: RESP_OK's */
 	int (*run)(struct ctl *c); /* instead of one request (events) */
+	int timeout_ms;		   /* for the answer; 0: CTL_TIMEOUT_MS */
 	const char *help;
 };
 
@@ -105,11 +109,10 @@ static int vm_connect(const struct ctl *c, int *fd)
 	return CTL_EXIT_FAILED;
 }
 
-static void transport_error(const char *what, int err)
+static void transport_error(const char *what, int err, int timeout_ms)
 {
 	if (err == -ETIMEDOUT)
-		fprintf(stderr, "vmm-ctl: %s: no answer within %d s\n", what,
-			CTL_TIMEOUT_MS / 1000);
+		fprintf(stderr, "vmm-ctl: %s: no answer within %d s\n", what, timeout_ms / 1000);
 	else if (err == -EPIPE)
 		fprintf(stderr, "vmm-ctl: %s: the VM closed the connection without answering\n",
 			what);
@@ -117,16 +120,21 @@ static void transport_error(const char *what, int err)
 		fprintf(stderr, "vmm-ctl: %s: %s\n", what, strerror(-err));
 }
 
-/* Sends q and reads its answer into r on a connection of its own: an exit code. */
+/*
+ * Sends q (with c->fd when it is one) and reads its answer into r on a connection of its own:
+ * an exit code.
+ */
 static int vm_call(const struct ctl *c, const char *what, const struct vm_request *q,
 		   struct vm_response *r)
 {
+	int timeout = c->cmd && c->cmd->timeout_ms ? c->cmd->timeout_ms : CTL_TIMEOUT_MS;
+	unsigned int nfds = c->fd >= 0 ? 1 : 0;
 	char buf[MSG_MAX_SIZE];
 	struct tube t;
 	size_t len;
 	int ret;
 
-	ret = msg_vm_encode_request(q, 0, buf, sizeof(buf), &len);
+	ret = msg_vm_encode_request(q, nfds, buf, sizeof(buf), &len);
 	if (ret < 0) {
 		/* the arguments were checked: this is a bug here */
 		fprintf(stderr, "vmm-ctl: %s: cannot encode the request: %s\n", what,
@@ -136,10 +144,10 @@ static int vm_call(const struct ctl *c, const char *what, const struct vm_reques
 	ret = vm_connect(c, &t.fd);
 	if (ret != CTL_EXIT_OK)
 		return ret;
-	ret = tube_call(&t, buf, len, NULL, 0, buf, sizeof(buf), &len, CTL_TIMEOUT_MS);
+	ret = tube_call(&t, buf, len, nfds ? &c->fd : NULL, nfds, buf, sizeof(buf), &len, timeout);
 	tube_close(&t);
 	if (ret < 0) {
-		transport_error(what, ret);
+		transport_error(what, ret, timeout);
 		return CTL_EXIT_FAILED;
 	}
 	if (msg_vm_decode_response(buf, len, 0, r) < 0 || r->hdr.type == MSG_VM_EVENT) {
@@ -194,6 +202,45 @@ static int build_balloon_stats(const struct ctl *c, struct vm_request *q)
 	(void)c;
 	q->balloon.op = MSG_VM_BALLOON_STATS;
 	return 0;
+}
+
+/*
+ * hotplug-net add TAP: vmm-ctl opens the tap with the operator's own rights (main holds no
+ * CAP_NET_ADMIN once it runs), with the vnet header and offloads, brings it up, and sends the fd.
+ */
+static int build_hotplug_add(const struct ctl *c, struct vm_request *q)
+{
+	char err[256];
+	int ret;
+
+	if (msg_set_str(q->hotplug_net.tap, sizeof(q->hotplug_net.tap), c->args[0]) < 0 ||
+	    !c->args[0][0])
+		return usage("hotplug-net add: '%s' is not a network interface name", c->args[0]);
+	q->hotplug_net.op = MSG_VM_NET_ADD;
+	ret = tap_open(c->args[0], 0, &((struct ctl *)c)->fd, err, sizeof(err));
+	if (ret == 0)
+		ret = tap_configure(c->args[0], 0, NULL, err, sizeof(err));
+	if (ret < 0) {
+		fprintf(stderr, "vmm-ctl: hotplug-net add: %s\n", err);
+		return CTL_EXIT_FAILED;
+	}
+	return 0;
+}
+
+static int build_hotplug_remove(const struct ctl *c, struct vm_request *q)
+{
+	if (msg_set_str(q->hotplug_net.tap, sizeof(q->hotplug_net.tap), c->args[0]) < 0 ||
+	    !c->args[0][0])
+		return usage("hotplug-net remove: '%s' is not a network interface name",
+			     c->args[0]);
+	q->hotplug_net.op = MSG_VM_NET_REMOVE;
+	q->hotplug_net.flags = c->force ? MSG_VM_NET_FORCE : 0;
+	return 0;
+}
+
+static void show_hotplug_net(FILE *out, const struct vm_response *r, bool json)
+{
+	ctl_print_hotplug_net(out, &r->hotplug_net_done, json);
 }
 
 static int parse_disk_index(const char *s, uint32_t *out)
@@ -492,6 +539,13 @@ static const struct ctl_cmd commands[] = {
 	{.name = "disk resize", .metavar = "INDEX SIZE", .nargs = 2,
 	 .type = MSG_VM_DISK, .build = build_disk_resize, .answer = MSG_VM_RESP_OK,
 	 .help = "disk INDEX (from 0) to SIZE (a bare number is bytes)"},
+	{.name = "hotplug-net add", .metavar = "TAP", .nargs = 1, .type = MSG_VM_HOTPLUG_NET,
+	 .build = build_hotplug_add, .answer = MSG_VM_RESP_HOTPLUG_NET, .show = show_hotplug_net,
+	 .timeout_ms = 30000, .help = "a new NIC on host tap TAP (opened by vmm-ctl)"},
+	{.name = "hotplug-net remove", .metavar = "TAP", .nargs = 1, .type = MSG_VM_HOTPLUG_NET,
+	 .build = build_hotplug_remove, .answer = MSG_VM_RESP_OK,
+	 .timeout_ms = HOTPLUG_RELEASE_WAIT_MS + 20000,
+	 .help = "unplug the NIC on TAP once the guest lets go (--force: anyway)"},
 	{.name = "ctrl-alt-del", .type = MSG_VM_CTRL_ALT_DEL, .answer = MSG_VM_RESP_OK,
 	 .help = "press Ctrl-Alt-Del on the i8042 keyboard"},
 	{.name = "events", .run = run_events,
@@ -528,6 +582,12 @@ static void opt_allow_shrink(struct ctl *c, const char *arg)
 	c->allow_shrink = true;
 }
 
+static void opt_force(struct ctl *c, const char *arg)
+{
+	(void)arg;
+	c->force = true;
+}
+
 static void opt_help(struct ctl *c, const char *arg)
 {
 	(void)arg;
@@ -546,6 +606,7 @@ static const struct ctl_opt options[] = {
 	{"--name", "NAME", opt_name, "the VM named NAME, at its default socket"},
 	{"--json", NULL, opt_json, "machine-readable output: one JSON object per line"},
 	{"--allow-shrink", NULL, opt_allow_shrink, "let disk resize make the disk smaller"},
+	{"--force", NULL, opt_force, "hotplug-net remove: even if the guest holds on"},
 	{"--help", NULL, opt_help, "this text (also -h)"},
 	{"-h", NULL, opt_help, NULL},
 	{"--version", NULL, opt_version, "vmm-ctl's version"},
@@ -681,7 +742,8 @@ static int find_command(struct ctl *c)
 		c->args = c->words + n;
 		return 0;
 	}
-	if (c->nwords >= 2 && (!strcmp(c->words[0], "balloon") || !strcmp(c->words[0], "disk")))
+	if (c->nwords >= 2 && (!strcmp(c->words[0], "balloon") || !strcmp(c->words[0], "disk") ||
+			       !strcmp(c->words[0], "hotplug-net")))
 		return usage("unknown command '%s %s' (try 'vmm-ctl --help')", c->words[0],
 			     c->words[1]);
 	return usage("unknown command '%s' (try 'vmm-ctl --help')", c->words[0]);
@@ -726,12 +788,14 @@ static int parse(struct ctl *c, int argc, char **argv)
 		return ret;
 	if (c->allow_shrink && strcmp(c->cmd->name, "disk resize") != 0)
 		return usage("--allow-shrink: only for disk resize");
+	if (c->force && strcmp(c->cmd->name, "hotplug-net remove") != 0)
+		return usage("--force: only for hotplug-net remove");
 	return find_socket(c);
 }
 
 int main(int argc, char **argv)
 {
-	struct ctl c = {0};
+	struct ctl c = {.fd = -1};
 	int ret = parse(&c, argc, argv);
 
 	if (ret)
@@ -744,5 +808,7 @@ int main(int argc, char **argv)
 		printf("vmm-ctl %s\n", VMM_VERSION);
 		return CTL_EXIT_OK;
 	}
-	return c.cmd->run ? c.cmd->run(&c) : run_request(&c);
+	ret = c.cmd->run ? c.cmd->run(&c) : run_request(&c);
+	close_fd(&c.fd);
+	return ret;
 }

@@ -87,6 +87,9 @@ enum msg_vm_net_op {
 	MSG_VM_NET_REMOVE = 1, /* no fd; answered by RESP_OK once the device is gone */
 };
 
+/* How long vmm waits for the guest to release a NIC on REMOVE (Linux: 5 s after the button);
+ * a client waits longer than that for the answer. */
+#define HOTPLUG_RELEASE_WAIT_MS 60000
 /* REMOVE's flags: remove even when the guest does not release the device in time. */
 #define MSG_VM_NET_FORCE 0x1u
 

@@ -63,6 +63,9 @@ int jail_policy_dir(const char *configured, char *out, size_t len);
  * the parent, 0 in the child, -errno. In a userns child call jail_map_ids() next.
  */
 pid_t jail_clone(bool userns);
+/* jail_clone() with CLONE_PARENT: the child is the caller's sibling, so its parent (main)
+ * reaps it. For the jail warden (main/warden.h). */
+pid_t jail_clone_sibling(bool userns);
 /* In the child of jail_clone(userns): maps uid and gid 0 inside to outer_uid/outer_gid.
  * Async-signal-safe. */
 int jail_map_ids(uid_t outer_uid, gid_t outer_gid);

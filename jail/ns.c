@@ -10,17 +10,27 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
-pid_t jail_clone(bool userns)
+static pid_t clone_with(bool userns, unsigned long flags)
 {
-	unsigned long flags = CLONE_NEWPID | CLONE_NEWNS | CLONE_NEWNET | CLONE_NEWIPC |
-			      CLONE_NEWUTS | SIGCHLD;
 	long pid;
 
+	flags |= CLONE_NEWPID | CLONE_NEWNS | CLONE_NEWNET | CLONE_NEWIPC | CLONE_NEWUTS;
 	if (userns)
 		flags |= CLONE_NEWUSER;
 	/* Like fork(), with namespaces: unshare(CLONE_NEWPID) would only move the children. */
 	pid = syscall(SYS_clone, flags, NULL, NULL, NULL, 0);
 	return pid < 0 ? -errno : (pid_t)pid;
+}
+
+pid_t jail_clone(bool userns)
+{
+	return clone_with(userns, SIGCHLD);
+}
+
+pid_t jail_clone_sibling(bool userns)
+{
+	/* the exit signal is the caller's own (SIGCHLD for a forked warden) */
+	return clone_with(userns, CLONE_PARENT);
 }
 
 /* Writes "0 <id> 1\n" (or text when id < 0) to path; async-signal-safe. */

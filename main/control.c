@@ -209,10 +209,14 @@ static void serve_client(struct control *c, int i)
 		drop_client(c, i);
 		return;
 	}
-	for (unsigned int k = 0; k < nfds; k++)
-		close(fds[k]);
 	if (ret == 0)
 		ret = msg_vm_decode_request(in, len, nfds, &q);
+	/* only a request that decoded with its one fd keeps it */
+	if (ret < 0 || nfds != 1) {
+		for (unsigned int k = 0; k < nfds; k++)
+			close(fds[k]);
+		fds[0] = -1;
+	}
 	bad = ret < 0;
 	if (bad)
 		msg_vm_error(&r, ret, "malformed request: %s", strerror(-ret));
@@ -220,7 +224,9 @@ static void serve_client(struct control *c, int i)
 		 q.hdr.type == MSG_VM_UNREGISTER)
 		listener_request(c, &q, &r);
 	else
-		c->handler.handle(c->handler.ctx, &q, &r);
+		c->handler.handle(c->handler.ctx, &q, &fds[0], &r);
+	if (fds[0] >= 0)
+		close(fds[0]);
 	c->served++;
 	/* Never blocks: a client that does not read its answer loses it. */
 	if (msg_vm_encode_response(&r, 0, out, sizeof(out), &len) == 0)

@@ -20,9 +20,13 @@
 #define CONTROL_MAX_CLIENTS 16
 #define CONTROL_MAX_LISTENERS 16
 
-/* Answers one request (anything but the listener requests, which control.c keeps). */
+/*
+ * Answers one request (anything but the listener requests, which control.c keeps). *fd is the
+ * fd the request carried (HOTPLUG_NET ADD's tap) or -1; the handler takes it by setting *fd to
+ * -1, otherwise control.c closes it.
+ */
 struct control_handler {
-	void (*handle)(void *ctx, const struct vm_request *q, struct vm_response *r);
+	void (*handle)(void *ctx, const struct vm_request *q, int *fd, struct vm_response *r);
 	void *ctx;
 };
 

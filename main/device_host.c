@@ -48,6 +48,8 @@ static int find_device_bin(struct device_host *h)
 	return 0;
 }
 
+static void warden_exec(void *ctx, const int *fds, char *const *argv);
+
 int device_host_init(struct device_host *h, const struct guest_mem *mem, struct irq_router *router,
 		     struct pci_root *pci, struct bus *mmio)
 {
@@ -59,6 +61,12 @@ int device_host_init(struct device_host *h, const struct guest_mem *mem, struct 
 	h->pci = pci;
 	h->mmio = mmio;
 	h->mem_epfd = h->mem_stop_fd = -1;
+	h->warden = (struct warden){.pid = -1, .fd = -1};
+	pthread_mutex_init(&h->devs_lock, NULL);
+	for (unsigned int i = 0; i < DEVICE_FILTER_TYPES; i++)
+		h->filters[i].fd = -1;
+	h->uid = geteuid();
+	h->gid = getegid();
 	h->devnull = open("/dev/null", O_RDWR | O_CLOEXEC);
 	if (h->devnull < 0) {
 		log_err_errno("/dev/null");
@@ -81,12 +89,18 @@ int device_host_set_jail(struct device_host *h, const struct jail_config *jail)
 		return -ENOENT;
 	}
 	h->userns = geteuid() != 0;
+	h->jail = jail;
+	/* Before any thread: the warden is a fork of main as it is now. */
+	if (warden_start(&h->warden, h->userns, h->devnull, warden_exec, h) < 0) {
+		log_err_errno("jail: cannot start the jail warden");
+		h->jail = NULL;
+		return -errno;
+	}
 	if (jail->seccomp == JAIL_SECCOMP_LEARN) {
 		h->learn = jail_learn_start();
 		if (!h->learn)
 			return -ENOMEM;
 	}
-	h->jail = jail;
 	return 0;
 }
 
@@ -95,15 +109,14 @@ int device_host_set_jail(struct device_host *h, const struct jail_config *jail)
  * (moving every source above the targets first so none is clobbered), stdin and stdout on
  * /dev/null, closes everything else, and execs.
  */
-static void child_exec(const struct device_host *h, const int *src, char *const *argv,
-		       uid_t uid, gid_t gid)
+static void child_exec(const struct device_host *h, const int *src, char *const *argv)
 {
 	static char *const envp[] = {NULL};
 	int tmp[CHILD_FD_END - CHILD_FD_CTRL];
 	sigset_t none;
 
 	/* A user namespace maps root inside to vmm's own ids, before exec keeps its caps. */
-	if (h->jail && h->userns && jail_map_ids(uid, gid) < 0)
+	if (h->jail && h->userns && jail_map_ids(h->uid, h->gid) < 0)
 		_exit(126);
 	/* main blocks its signals for its signalfd; a blocked mask would survive the exec */
 	sigemptyset(&none);
@@ -127,6 +140,12 @@ static void child_exec(const struct device_host *h, const int *src, char *const 
 	_exit(127);
 }
 
+/* In a device the warden cloned. */
+static void warden_exec(void *ctx, const int *fds, char *const *argv)
+{
+	child_exec(ctx, fds, argv);
+}
+
 /* The test hook for device name, from VMM_TEST_DEVICE_HOOK=NAME:HOOK, or NULL. */
 static const char *test_hook_for(const struct device_host *h, const char *name)
 {
@@ -144,18 +163,19 @@ static int build_argv(const struct device_host *h, const struct device_spec *s, 
 	size_t n = 0;
 
 	argv[n++] = "vmm-device";
+	/* first: the warden only starts an argv that begins so */
+	if (h->jail) {
+		argv[n++] = "--jail";
+		argv[n++] = ids;
+	}
 	argv[n++] = "--type";
 	argv[n++] = (char *)s->type;
 	argv[n++] = "--name";
 	argv[n++] = (char *)s->name;
 	argv[n++] = "--parent";
 	argv[n++] = parent;
-	if (h->jail) {
-		argv[n++] = "--jail";
-		argv[n++] = ids;
-		if (h->learn)
-			argv[n++] = "--learn";
-	}
+	if (h->jail && h->learn)
+		argv[n++] = "--learn";
 	if (hook) {
 		argv[n++] = "--test-hook";
 		argv[n++] = (char *)hook;
@@ -190,13 +210,40 @@ static int take_listener(struct device_host *h, struct hosted_device *d, const c
 	return jail_learn_add(h->learn, d->name, policy_path, fd);
 }
 
+/* The cached filter of type, compiled on first use. */
+static struct device_filter *filter_for(struct device_host *h, const char *type)
+{
+	struct device_filter *f = NULL;
+
+	for (unsigned int i = 0; i < DEVICE_FILTER_TYPES; i++) {
+		if (h->filters[i].fd >= 0 && strcmp(h->filters[i].type, type) == 0)
+			return &h->filters[i];
+		if (!f && h->filters[i].fd < 0)
+			f = &h->filters[i];
+	}
+	if (!f)
+		return NULL;
+	f->fd = seccomp_build_memfd(h->policy_dir, type, device_seccomp_mode(h->jail), f->path,
+				    sizeof(f->path));
+	if (f->fd < 0)
+		return NULL;
+	snprintf(f->type, sizeof(f->type), "%s", type);
+	return f;
+}
+
+int device_host_prepare_type(struct device_host *h, const char *type)
+{
+	if (!h->jail)
+		return 0;
+	return filter_for(h, type) ? 0 : -EINVAL;
+}
+
 static int start_process(struct device_host *h, struct hosted_device *d, const struct device_spec *s)
 {
-	struct tube ctrl_child, mem_child;
-	char parent[16], ids[32], policy[4096], *argv[16 + DEVICE_ARGS_MAX + 1];
-	uid_t uid = geteuid();
-	gid_t gid = getegid();
-	int src[5] = {-1, -1, -1, -1, -1}, ret;
+	struct tube ctrl_child = {.fd = -1}, mem_child = {.fd = -1};
+	char parent[16], ids[32], *argv[16 + DEVICE_ARGS_MAX + 1];
+	const struct device_filter *filter = NULL;
+	int src[WARDEN_FDS] = {-1, -1, -1, -1, -1}, ret;
 
 	snprintf(parent, sizeof(parent), "%d", (int)getpid());
 	/* In a user namespace only root inside exists (mapped to vmm's own ids). */
@@ -205,39 +252,42 @@ static int start_process(struct device_host *h, struct hosted_device *d, const s
 			 h->userns ? 0 : h->jail->gid);
 	ret = build_argv(h, s, parent, ids, argv, ARRAY_SIZE(argv));
 	if (ret == 0 && h->jail) {
-		src[4] = seccomp_build_memfd(h->policy_dir, s->type, device_seccomp_mode(h->jail),
-					     policy, sizeof(policy));
-		ret = src[4] < 0 ? src[4] : 0;
+		filter = filter_for(h, s->type);
+		ret = filter ? 0 : -EINVAL;
 	}
-	if (ret == 0)
-		ret = tube_pair(&d->ctrl, &ctrl_child);
 	if (ret < 0)
-		goto out_filter;
-	ret = tube_pair(&d->mem, &mem_child);
-	if (ret < 0) {
-		tube_close(&ctrl_child);
-		goto out_filter;
-	}
-	src[0] = ctrl_child.fd;
-	src[1] = mem_child.fd;
+		return ret;
 	src[2] = h->mem->fd;
 	src[3] = s->backend_fd;
-	d->pid = h->jail ? jail_clone(h->userns) : fork();
-	if (d->pid == 0)
-		child_exec(h, src, argv, uid, gid);
-	ret = d->pid < 0 ? (h->jail ? d->pid : -errno) : 0;
+	src[4] = filter ? filter->fd : -1;
+	if (h->jail) {
+		/* the warden clones it and makes its tubes (main may have dropped what namespaces
+		 * need, and makes no sockets once locked down) */
+		d->pid = warden_spawn(&h->warden, src, argv, &d->ctrl.fd, &d->mem.fd);
+		ret = d->pid < 0 ? d->pid : 0;
+	} else {
+		ret = tube_pair(&d->ctrl, &ctrl_child);
+		if (ret == 0 && (ret = tube_pair(&d->mem, &mem_child)) < 0)
+			tube_close(&ctrl_child);
+		if (ret < 0)
+			return ret;
+		src[0] = ctrl_child.fd;
+		src[1] = mem_child.fd;
+		d->pid = fork();
+		if (d->pid == 0)
+			child_exec(h, src, argv);
+		ret = d->pid < 0 ? -errno : 0;
+		tube_close(&ctrl_child);
+		tube_close(&mem_child);
+	}
 	if (ret < 0)
 		log_err("%s: cannot start %s: %s%s", h->jail ? "jail: new namespaces" : "fork",
 			s->name, strerror(-ret),
 			h->jail ? " (vmm run --no-jail runs devices unjailed)" : "");
 	d->alive = d->pid > 0;
 	d->jailed = h->jail != NULL;
-	tube_close(&ctrl_child);
-	tube_close(&mem_child);
 	if (ret == 0 && h->learn)
-		ret = take_listener(h, d, policy);
-out_filter:
-	close_fd(&src[4]);
+		ret = take_listener(h, d, filter->path);
 	return ret;
 }
 
@@ -265,10 +315,13 @@ static int ctrl_call(struct hosted_device *d, const struct device_request *q, co
 	}
 	pthread_mutex_unlock(&d->ctrl_lock);
 	if (ret == -ETIMEDOUT || ret == -EBADMSG || ret == -ENOMSG || ret == -ERANGE) {
+		pid_t pid = d->pid; /* the reaper may clear it: never kill(-1) */
+
 		/* A tube out of step or a device that speaks nonsense is not trusted again. */
-		log_err("%s (pid %d): %s; stopping it", d->name, (int)d->pid,
+		log_err("%s (pid %d): %s; stopping it", d->name, (int)pid,
 			ret == -ETIMEDOUT ? "no answer" : "malformed answer");
-		kill(d->pid, SIGKILL);
+		if (pid > 0)
+			kill(pid, SIGKILL);
 		d->alive = false;
 	}
 	return ret;
@@ -418,18 +471,27 @@ static int free_slot(const struct pci_root *p)
 	return -ENOSPC;
 }
 
-/* Puts the device's virtio-pci function on bus 0 with its BAR on the MMIO bus. */
-static int attach_pci(struct device_host *h, struct hosted_device *d)
+/*
+ * Builds the device's virtio-pci function: on bus 0 with its BAR on the MMIO bus, or (hot-
+ * plugged) with its BAR in its port's window, where hotplug.c's window dispatches to it.
+ */
+static int attach_pci(struct device_host *h, struct hosted_device *d, const struct device_spec *s)
 {
-	uint64_t bar;
-	int slot, ret;
+	uint64_t bar = s->bar;
+	int slot = 0, ret;
 
-	slot = free_slot(h->pci);
-	if (slot < 0)
-		return slot;
-	ret = pci_mmio_alloc(h->pci, VIRTIO_PCI_BAR_SIZE, &bar);
-	if (ret < 0)
-		return ret;
+	if (s->port) {
+		if (d->info.shm_size_mib)
+			return -EINVAL; /* no room for a shared memory window behind a port */
+		d->port = s->port;
+	} else {
+		slot = free_slot(h->pci);
+		if (slot < 0)
+			return slot;
+		ret = pci_mmio_alloc(h->pci, VIRTIO_PCI_BAR_SIZE, &bar);
+		if (ret < 0)
+			return ret;
+	}
 	ret = virtio_pci_init(&d->vp, d->info.device_type, d->info.features, d->info.nqueues,
 			      d->info.queue_max, d->info.config_size, bar, &hosted_vp_ops, d);
 	if (ret < 0)
@@ -447,29 +509,53 @@ static int attach_pci(struct device_host *h, struct hosted_device *d)
 	ret = virtio_pci_bind_irqs(&d->vp, h->router, d->irq_fds, d->config_irq_fd);
 	if (ret == 0)
 		ret = virtio_pci_bind_kicks(&d->vp, h->router, d->kick_fds);
-	if (ret == 0)
-		ret = bus_add(h->mmio, bar, VIRTIO_PCI_BAR_SIZE, &virtio_pci_bar_ops, &d->vp, d->name);
+	if (ret < 0 || s->port)
+		return ret;
+	ret = bus_add(h->mmio, bar, VIRTIO_PCI_BAR_SIZE, &virtio_pci_bar_ops, &d->vp, d->name);
 	if (ret == 0)
 		ret = pci_root_add(h->pci, (unsigned int)slot, &d->vp.pci);
 	d->slot = (unsigned int)slot;
 	return ret;
 }
 
-static struct hosted_device *new_device(struct device_host *h, const struct device_spec *s)
+/* Gives d its starting state; ctrl_lock is initialised once, when d is allocated. */
+static void reset_device(struct device_host *h, struct hosted_device *d, const struct device_spec *s)
 {
-	struct hosted_device *d = calloc(1, sizeof(*d));
+	pthread_mutex_t lock = d->ctrl_lock;
 
-	if (!d)
-		return NULL;
+	memset(d, 0, sizeof(*d));
+	d->ctrl_lock = lock;
 	d->host = h;
 	snprintf(d->name, sizeof(d->name), "%s", s->name);
 	snprintf(d->type, sizeof(d->type), "%s", s->type);
 	snprintf(d->backend, sizeof(d->backend), "%s", s->backend ? s->backend : "");
 	d->ctrl.fd = d->mem.fd = d->config_irq_fd = -1;
 	d->trap_nr = -1;
+	d->pid = -1;
 	for (unsigned int i = 0; i < VIRTIO_PCI_MAX_QUEUES; i++)
 		d->kick_fds[i] = d->irq_fds[i] = -1;
-	pthread_mutex_init(&d->ctrl_lock, NULL);
+}
+
+/* An entry for s: a removed one again, or a new one. NULL when DEVICE_HOST_MAX are in use. */
+static struct hosted_device *new_device(struct device_host *h, const struct device_spec *s,
+					unsigned int *index)
+{
+	struct hosted_device *d = NULL;
+
+	pthread_mutex_lock(&h->devs_lock);
+	for (unsigned int i = 0; i < h->ndevs && !d; i++)
+		if (h->devs[i]->removed) {
+			d = h->devs[i];
+			*index = i;
+			reset_device(h, d, s);
+		}
+	if (!d && h->ndevs < DEVICE_HOST_MAX && (d = calloc(1, sizeof(*d)))) {
+		pthread_mutex_init(&d->ctrl_lock, NULL);
+		reset_device(h, d, s);
+		*index = h->ndevs;
+		h->devs[h->ndevs++] = d;
+	}
+	pthread_mutex_unlock(&h->devs_lock);
 	return d;
 }
 
@@ -477,24 +563,29 @@ int device_host_spawn(struct device_host *h, const struct device_spec *s)
 {
 	struct hosted_device *d;
 	int backend = s->backend_fd;
+	unsigned int index = 0;
 	int ret = -ENOSPC;
 
-	if (h->ndevs == DEVICE_HOST_MAX || !(d = new_device(h, s)))
+	if (!(d = new_device(h, s, &index)))
 		goto out_close;
-	h->devs[h->ndevs++] = d;
 	ret = start_process(h, d, s);
 	if (ret == 0)
 		ret = hello(d);
 	if (ret == 0)
 		ret = make_eventfds(d);
 	if (ret == 0)
-		ret = attach_pci(h, d);
+		ret = attach_pci(h, d, s);
+	/* Spawned after the mem server started: it serves this one too. */
+	if (ret == 0 && h->mem_thread_started)
+		ret = mem_server_add(h, index);
 	if (ret < 0) {
 		log_err("cannot start %s: %s", s->name, strerror(-ret));
+		if (s->port)
+			device_host_remove(h, d);
 		goto out_close;
 	}
-	log_debug("%s: pid %d, virtio type %u, %u queues, PCI 00:%02x.0", d->name, (int)d->pid,
-		  d->info.device_type, d->info.nqueues, d->slot);
+	log_debug("%s: pid %d, virtio type %u, %u queues, %s", d->name, (int)d->pid,
+		  d->info.device_type, d->info.nqueues, s->port ? "hot-plugged" : "on bus 0");
 out_close:
 	/* The device has its own copy now (or failed); ours is not needed. */
 	close_fd(&backend);
@@ -503,10 +594,14 @@ out_close:
 
 static struct hosted_device *by_pid(struct device_host *h, pid_t pid)
 {
-	for (unsigned int i = 0; i < h->ndevs; i++)
+	struct hosted_device *d = NULL;
+
+	pthread_mutex_lock(&h->devs_lock);
+	for (unsigned int i = 0; i < h->ndevs && !d; i++)
 		if (h->devs[i]->pid == pid)
-			return h->devs[i];
-	return NULL;
+			d = h->devs[i];
+	pthread_mutex_unlock(&h->devs_lock);
+	return d;
 }
 
 /* A SECCOMP_TRAP the device sent before it exited, if any is waiting on its ctrl tube. */
@@ -532,7 +627,7 @@ static int trapped_syscall(struct hosted_device *d)
 struct hosted_device *device_host_find(struct device_host *h, const char *name)
 {
 	for (unsigned int i = 0; i < h->ndevs; i++)
-		if (strcmp(h->devs[i]->name, name) == 0)
+		if (!h->devs[i]->removed && strcmp(h->devs[i]->name, name) == 0)
 			return h->devs[i];
 	return NULL;
 }
@@ -540,7 +635,7 @@ struct hosted_device *device_host_find(struct device_host *h, const char *name)
 struct hosted_device *device_host_find_type(struct device_host *h, const char *type)
 {
 	for (unsigned int i = 0; i < h->ndevs; i++)
-		if (strcmp(h->devs[i]->type, type) == 0)
+		if (!h->devs[i]->removed && strcmp(h->devs[i]->type, type) == 0)
 			return h->devs[i];
 	return NULL;
 }
@@ -553,7 +648,9 @@ void device_host_status(struct hosted_device *d, struct msg_vm_device_status *s)
 	s->pid = d->pid > 0 ? (uint32_t)d->pid : 0;
 	s->flags = (d->jailed ? MSG_VM_DEV_JAILED : 0) | (d->alive ? MSG_VM_DEV_ALIVE : 0);
 	msg_set_str(s->backend, sizeof(s->backend), d->backend);
-	s->pci_addr = MSG_VM_PCI_ADDR(0, d->slot);
+	/* behind a port: device 0 of its secondary bus, as the guest numbered it */
+	s->pci_addr = d->port ? MSG_VM_PCI_ADDR(pci_cfg_read(&d->port->pci, PCI_SECONDARY_BUS, 1), 0)
+			      : MSG_VM_PCI_ADDR(0, d->slot);
 	s->virtio_type = d->info.device_type;
 	if (d->vp_ready) {
 		uint8_t st = virtio_pci_status(&d->vp, &s->features);
@@ -648,6 +745,11 @@ void device_host_reap(struct device_host *h)
 
 		if (!d)
 			continue;
+		/* one being unplugged (control thread) was asked to stop; its function goes away */
+		if (atomic_load(&d->removing)) {
+			d->pid = -1;
+			continue;
+		}
 		if (d->alive)
 			report_death(d, status);
 		d->alive = false;
@@ -658,39 +760,79 @@ void device_host_reap(struct device_host *h)
 	}
 }
 
-/* Waits up to ms for d to exit; true when it was reaped. */
-static bool wait_exit(struct hosted_device *d, int ms)
+/* Waits up to ms for pid to exit; true when it was reaped (here or by the reaper). */
+static bool wait_exit(pid_t pid, int ms)
 {
 	struct timespec step = {.tv_nsec = 10 * 1000 * 1000};
 	int status;
 
 	for (int waited = 0; waited <= ms; waited += 10) {
-		pid_t r = waitpid(d->pid, &status, WNOHANG);
-		if (r == d->pid || (r < 0 && errno == ECHILD))
+		pid_t r = waitpid(pid, &status, WNOHANG);
+		if (r == pid || (r < 0 && errno == ECHILD))
 			return true;
 		nanosleep(&step, NULL);
 	}
 	return false;
 }
 
+/* Asks d to stop, then kills it if it does not, and reaps it. */
+static void stop_device(struct hosted_device *d)
+{
+	struct device_request q = {.hdr.type = MSG_DEVICE_SHUTDOWN};
+	struct device_response r;
+	/* The reaper (main thread) may reap it and clear d->pid meanwhile: never wait for or
+	 * kill pid -1, which means every process. */
+	pid_t pid = d->pid;
+
+	if (pid <= 0)
+		return;
+	if (d->alive)
+		ctrl_call(d, &q, NULL, 0, &r);
+	d->alive = false;
+	if (!wait_exit(pid, 1000)) {
+		kill(pid, SIGKILL);
+		waitpid(pid, NULL, 0);
+	}
+	d->pid = -1;
+}
+
 void device_host_shutdown(struct device_host *h)
 {
-	for (unsigned int i = 0; i < h->ndevs; i++) {
-		struct hosted_device *d = h->devs[i];
-		struct device_request q = {.hdr.type = MSG_DEVICE_SHUTDOWN};
-		struct device_response r;
+	for (unsigned int i = 0; i < h->ndevs; i++)
+		stop_device(h->devs[i]);
+}
 
-		if (d->pid <= 0)
-			continue;
-		if (d->alive)
-			ctrl_call(d, &q, NULL, 0, &r);
-		d->alive = false;
-		if (!wait_exit(d, 1000)) {
-			kill(d->pid, SIGKILL);
-			waitpid(d->pid, NULL, 0);
-		}
-		d->pid = -1;
+/* What d holds in main: its function's bindings, eventfds, mappings and tubes. */
+static void release_device(struct hosted_device *d)
+{
+	if (d->vp_ready)
+		virtio_pci_destroy(&d->vp);
+	d->vp_ready = false;
+	for (unsigned int q = 0; q < VIRTIO_PCI_MAX_QUEUES; q++) {
+		close_fd(&d->kick_fds[q]);
+		close_fd(&d->irq_fds[q]);
 	}
+	close_fd(&d->config_irq_fd);
+	/* KVM's slots go with the VM fd; main's mappings of device memory go here. */
+	for (unsigned int m = 0; m < DEVICE_SHM_MAPS; m++)
+		if (d->maps[m].used)
+			munmap(d->maps[m].host, d->maps[m].size);
+	tube_close(&d->ctrl);
+	tube_close(&d->mem);
+}
+
+void device_host_remove(struct device_host *h, struct hosted_device *d)
+{
+	atomic_store(&d->removing, true);
+	if (h->mem_thread_started && d->mem.fd >= 0)
+		mem_server_del(h, d);
+	stop_device(d);
+	release_device(d);
+	pthread_mutex_lock(&h->devs_lock);
+	d->removed = true;
+	atomic_store(&d->removing, false);
+	d->name[0] = d->backend[0] = '\0';
+	pthread_mutex_unlock(&h->devs_lock);
 }
 
 void device_host_destroy(struct device_host *h)
@@ -698,25 +840,14 @@ void device_host_destroy(struct device_host *h)
 	mem_server_stop(h);
 	device_host_shutdown(h);
 	for (unsigned int i = 0; i < h->ndevs; i++) {
-		struct hosted_device *d = h->devs[i];
-
-		if (d->vp_ready)
-			virtio_pci_destroy(&d->vp);
-		for (unsigned int q = 0; q < VIRTIO_PCI_MAX_QUEUES; q++) {
-			close_fd(&d->kick_fds[q]);
-			close_fd(&d->irq_fds[q]);
-		}
-		close_fd(&d->config_irq_fd);
-		/* KVM's slots go with the VM fd; main's mappings of device memory go here. */
-		for (unsigned int m = 0; m < DEVICE_SHM_MAPS; m++)
-			if (d->maps[m].used)
-				munmap(d->maps[m].host, d->maps[m].size);
-		tube_close(&d->ctrl);
-		tube_close(&d->mem);
-		pthread_mutex_destroy(&d->ctrl_lock);
-		free(d);
+		release_device(h->devs[i]);
+		pthread_mutex_destroy(&h->devs[i]->ctrl_lock);
+		free(h->devs[i]);
 	}
 	h->ndevs = 0;
+	warden_stop(&h->warden);
+	for (unsigned int i = 0; i < DEVICE_FILTER_TYPES; i++)
+		close_fd(&h->filters[i].fd);
 	close_fd(&h->devnull);
 	if (h->learn) {
 		/* Every device has exited: all it did is counted. */

@@ -315,6 +315,19 @@ err:
 	return ret;
 }
 
+int mem_server_add(struct device_host *h, unsigned int index)
+{
+	struct epoll_event ev = {.events = EPOLLIN, .data.u32 = index};
+
+	return epoll_ctl(h->mem_epfd, EPOLL_CTL_ADD, h->devs[index]->mem.fd, &ev) < 0 ? -errno : 0;
+}
+
+void mem_server_del(struct device_host *h, struct hosted_device *d)
+{
+	/* already gone when the device hung up first */
+	epoll_ctl(h->mem_epfd, EPOLL_CTL_DEL, d->mem.fd, NULL);
+}
+
 void mem_server_stop(struct device_host *h)
 {
 	uint64_t one = 1;

@@ -29,6 +29,7 @@
 #include "layout.h"
 #include "lockdown.h"
 #include "log.h"
+#include "hotplug.h"
 #include "memory.h"
 #include "nic.h"
 #include "pci.h"
@@ -50,6 +51,7 @@ struct vm {
 	struct irq_router router;
 	struct device_host devices;
 	bool devices_ready;
+	struct hotplug hotplug; /* [pci] hotplug_slots root ports */
 	struct console console;
 	struct vcpu *vcpus;
 	unsigned int nvcpus;
@@ -333,7 +335,9 @@ static int setup_virtio(struct vm *vm)
 		if (ret < 0)
 			return ret;
 	}
-	return 0;
+	/* the empty slots come after the boot devices on bus 0 */
+	return hotplug_init(&vm->hotplug, vm->cfg->hotplug_slots, &vm->pci, &vm->mmio,
+			    vm->kvm.vm_fd, &vm->devices, vm->cfg->name ? vm->cfg->name : "vmm");
 }
 
 /* ---- the control socket's requests (control.h), on its thread ---- */
@@ -382,8 +386,9 @@ static void fill_status(struct vm *vm, struct vm_response *r)
 	s->uptime_ms = uptime_ms(vm);
 	s->memory_bytes = vm->cfg->memory_mib << 20;
 	s->nvcpus = vm->nvcpus;
-	for (unsigned int i = 0; i < vm->devices.ndevs && i < MSG_VM_MAX_DEVICES; i++)
-		device_host_status(vm->devices.devs[i], &s->devices[s->ndevices++]);
+	for (unsigned int i = 0; i < vm->devices.ndevs && s->ndevices < MSG_VM_MAX_DEVICES; i++)
+		if (!vm->devices.devs[i]->removed)
+			device_host_status(vm->devices.devs[i], &s->devices[s->ndevices++]);
 }
 
 /*
@@ -532,7 +537,29 @@ static void disk_resize(struct vm *vm, const struct msg_vm_disk *q, struct vm_re
 			  "disk resized");
 }
 
-static void handle_request(void *ctx, const struct vm_request *q, struct vm_response *r)
+static void hotplug_net(struct vm *vm, const struct msg_vm_hotplug_net *q, int *fd,
+			struct vm_response *r)
+{
+	char err[MSG_VM_ERR_MESSAGE];
+	int ret;
+
+	if (q->op == MSG_VM_NET_ADD) {
+		ret = hotplug_add_net(&vm->hotplug, q->tap, fd, &r->hotplug_net_done, err,
+				      sizeof(err));
+		if (ret == 0)
+			r->hdr.type = MSG_VM_RESP_HOTPLUG_NET;
+	} else {
+		ret = hotplug_remove_net(&vm->hotplug, q->tap, q->flags & MSG_VM_NET_FORCE, err,
+					 sizeof(err));
+	}
+	if (ret < 0) {
+		log_warn("hotplug-net %s %s: %s", q->op == MSG_VM_NET_ADD ? "add" : "remove", q->tap,
+			 err);
+		msg_vm_error(r, ret, "%s", err);
+	}
+}
+
+static void handle_request(void *ctx, const struct vm_request *q, int *fd, struct vm_response *r)
 {
 	struct vm *vm = ctx;
 
@@ -561,6 +588,9 @@ static void handle_request(void *ctx, const struct vm_request *q, struct vm_resp
 		break;
 	case MSG_VM_DISK:
 		disk_resize(vm, &q->disk, r);
+		break;
+	case MSG_VM_HOTPLUG_NET:
+		hotplug_net(vm, &q->hotplug_net, fd, r);
 		break;
 	case MSG_VM_CTRL_ALT_DEL: {
 		int ret = i8042_ctrl_alt_del(&vm->i8042);
@@ -861,6 +891,7 @@ static void vm_destroy(struct vm *vm)
 	/* Devices next: they hold eventfds bound through the router, on the VM fd. */
 	if (vm->devices_ready) {
 		device_host_destroy(&vm->devices);
+		hotplug_destroy(&vm->hotplug);
 		irq_router_destroy(&vm->router);
 	}
 	for (unsigned int i = 0; i < vm->nvcpus; i++)

@@ -1,13 +1,22 @@
 #!/bin/bash
 # vmm-ctl against fake_vm (canned answers on a control socket, no KVM): each command's output
 # and exit status, text and --json, options before and after the command, the VM's refusals,
-# usage errors, no VM at the socket, answers that make no sense, and `events` until SIGTERM.
+# usage errors, no VM at the socket, answers that make no sense, `events` until SIGTERM, and
+# hotplug-net with real taps in a network namespace of the test's own.
 . "$(dirname "$0")/lib.sh"
 
 : "${VMM_CTL:?VMM_CTL must point at the vmm-ctl binary}"
 : "${FAKE_VM:?FAKE_VM must point at the fake_vm binary}"
 
 S=$WORK/vm.sock
+NETNS=vmm-test-ctl-$$
+
+# The namespace goes with its taps; the processes in it first.
+cleanup_ctl() {
+	cleanup
+	ip netns del "$NETNS" 2>/dev/null
+}
+trap cleanup_ctl EXIT
 
 # start_fake SOCKET [MODE]: a fake VM in the background, its requests logged to SOCKET.log
 # (appended to: the checks empty it between commands).
@@ -213,13 +222,26 @@ usage "vmm-ctl: disk resize: INDEX '32' is not 0..31" --socket "$S" disk resize 
 usage "vmm-ctl: disk resize: INDEX '1K' is not 0..31" --socket "$S" disk resize 1K 1G
 usage "vmm-ctl: --allow-shrink: only for disk resize" --socket "$S" status --allow-shrink
 usage "vmm-ctl: --name: 'a/b' is not a VM name" --name a/b status
+usage "vmm-ctl: hotplug-net add: expects TAP" --socket "$S" hotplug-net add
+usage "vmm-ctl: hotplug-net remove: expects TAP" --socket "$S" hotplug-net remove
+usage "vmm-ctl: hotplug-net add: expects TAP" --socket "$S" hotplug-net add tap0 tap1
+usage "vmm-ctl: unknown command 'hotplug-net' (try 'vmm-ctl --help')" --socket "$S" hotplug-net
+usage "vmm-ctl: unknown command 'hotplug-net plug' (try 'vmm-ctl --help')" --socket "$S" \
+	hotplug-net plug tap0
+usage "vmm-ctl: hotplug-net add: '' is not a network interface name" --socket "$S" \
+	hotplug-net add ''
+usage "vmm-ctl: hotplug-net remove: '0123456789abcdef' is not a network interface name" \
+	--socket "$S" hotplug-net remove 0123456789abcdef
+usage "vmm-ctl: --force: only for hotplug-net remove" --socket "$S" hotplug-net add tap0 --force
+usage "vmm-ctl: --force: only for hotplug-net remove" --socket "$S" --force status
 check "usage errors: nothing reached the VM" [ ! -s "$S.log" ]
 
 ctl 0 --help
 check "--help: the synopsis" grep -q '^usage: vmm-ctl ' "$WORK/out"
 check "--help: every command" bash -c "for c in status stop suspend resume suspend-vm resume-vm \
 	vcpu-pids 'balloon set SIZE' 'balloon stats' 'disk resize INDEX SIZE' ctrl-alt-del \
-	events; do grep -q \"^  \$c \" '$WORK/out' || exit 1; done"
+	events 'hotplug-net add TAP' 'hotplug-net remove TAP'; do
+	grep -q \"^  \$c \" '$WORK/out' || exit 1; done"
 ctl 0 status --help
 ctl 0 --version
 check "--version" grep -Eq '^vmm-ctl [0-9]+\.[0-9]+' "$WORK/out"
@@ -324,5 +346,104 @@ check "events: the VM stopping: registered" grep -q '^REGISTER_LISTENER ' "$T.lo
 check "events: the VM stopping: not unregistered" bash -c "! grep -q '^UNREGISTER' '$T.log'"
 check "events: the VM stopping: no listener socket left" \
 	bash -c "! ls '$WORK' | grep -q vmm-ctl-events"
+
+# ---- hotplug-net ----
+
+# vmm-ctl opens the tap itself (an existing one only), brings it up and sends its fd; fake_vm
+# logs what the fd is. Both run in a network namespace of the test's own, with its own taps.
+hotplug_net() {
+	local N=$WORK/net.sock holder
+	in_ns() { ip netns exec "$NETNS" "$@"; }
+	tap_up() { in_ns ip -o link show dev "$1" | grep -q '[<,]UP[,>]'; }
+	tap_down() { ! tap_up "$1"; }
+	printf '#!/bin/sh\nexec ip netns exec %q %q "$@"\n' "$NETNS" "$VMM_CTL" >"$WORK/ctl-in-ns"
+	printf '#!/bin/sh\nexec ip netns exec %q %q "$@"\n' "$NETNS" "$FAKE_VM" >"$WORK/fake-in-ns"
+	chmod +x "$WORK/ctl-in-ns" "$WORK/fake-in-ns"
+	nsctl() { VMM_CTL=$WORK/ctl-in-ns ctl "$@"; }
+
+	ip netns add "$NETNS" || { fail "ip netns add $NETNS"; return; }
+	in_ns ip tuntap add dev vt0 mode tap || { fail "ip tuntap add vt0"; return; }
+	in_ns ip tuntap add dev vt1 mode tap || { fail "ip tuntap add vt1"; return; }
+	FAKE_VM=$WORK/fake-in-ns start_fake "$N"
+	check "hotplug-net: the tap starts down" tap_down vt0
+
+	: >"$N.log"
+	nsctl 0 --socket "$N" hotplug-net add vt0
+	same "hotplug-net add: text" "$WORK/out" "device: net1
+pci:    01:00.0"
+	same "hotplug-net add: nothing on stderr" "$WORK/err" ''
+	same "hotplug-net add: the VM got the tap's fd, opened with a vnet header" "$N.log" \
+		"HOTPLUG_NET op=0 flags=0 tap=vt0 fds=1 fd_tap=vt0 fd_mode=tap,no_pi,vnet_hdr \
+vnet_hdr=12"
+	check "hotplug-net add: the tap is up" tap_up vt0
+
+	# the VM's refusal: exit 1, its reason
+	nsctl 1 --socket "$N" hotplug-net add vt0
+	same "hotplug-net add refused: the VM's reason" "$WORK/err" \
+		"vmm-ctl: hotplug-net add: vt0 is already net1 (File exists)"
+	same "hotplug-net add refused: nothing on stdout" "$WORK/out" ''
+
+	: >"$N.log"
+	nsctl 0 --socket "$N" hotplug-net remove vt0
+	same "hotplug-net remove: prints nothing" "$WORK/out" ''
+	same "hotplug-net remove: nothing on stderr" "$WORK/err" ''
+	same "hotplug-net remove: op REMOVE, no flags, no fd" "$N.log" \
+		"HOTPLUG_NET op=1 flags=0 tap=vt0 fds=0"
+
+	# vmm-ctl and the fake let go of the tap: it can be added again
+	nsctl 0 --json --socket "$N" hotplug-net add vt0
+	json "hotplug-net add --json" \
+		"o == [{'command': 'hotplug-net add', 'device': 'net1', 'pci': '01:00.0'}]"
+	nsctl 0 --socket "$N" hotplug-net add vt1 --json
+	json "hotplug-net add --json: a second NIC" \
+		"o == [{'command': 'hotplug-net add', 'device': 'net2', 'pci': '02:00.0'}]"
+	check "hotplug-net add: the second tap is up" tap_up vt1
+	: >"$N.log"
+	nsctl 0 --socket "$N" hotplug-net remove vt0 --force
+	same "hotplug-net remove --force: prints nothing" "$WORK/out" ''
+	same "hotplug-net remove --force: op REMOVE, flag FORCE, no fd" "$N.log" \
+		"HOTPLUG_NET op=1 flags=1 tap=vt0 fds=0"
+	nsctl 0 --force --json --socket "$N" hotplug-net remove vt1
+	json "hotplug-net remove --force --json: ok" \
+		"o == [{'command': 'hotplug-net remove', 'ok': True}]"
+	nsctl 1 --socket "$N" hotplug-net remove vt0
+	same "hotplug-net remove of a tap without a NIC: the VM's reason" "$WORK/err" \
+		"vmm-ctl: hotplug-net remove: no NIC on tap vt0 (No such device)"
+	nsctl 1 --json --socket "$N" hotplug-net remove vt0
+	json "hotplug-net remove refused --json" "o == [{'command': 'hotplug-net remove',
+		'ok': False, 'errno': 19, 'error': 'No such device',
+		'message': 'no NIC on tap vt0'}]"
+
+	# what vmm-ctl cannot open: exit 1, and nothing sent
+	: >"$N.log"
+	nsctl 1 --socket "$N" hotplug-net add nosuch0
+	same "hotplug-net add, no such interface" "$WORK/err" \
+		"vmm-ctl: hotplug-net add: nosuch0: no such network interface"
+	nsctl 1 --socket "$N" hotplug-net add lo
+	same "hotplug-net add, not a tap" "$WORK/err" \
+		"vmm-ctl: hotplug-net add: lo: not a tap (it is a plain link)"
+	in_ns python3 -c '
+import fcntl, os, signal, struct, sys
+fd = os.open("/dev/net/tun", os.O_RDWR)
+fcntl.ioctl(fd, 0x400454ca, struct.pack("16sH", sys.argv[1].encode(), 0x1002))  # TUNSETIFF
+print("holding", flush=True)
+signal.pause()' vt1 >"$WORK/holder" 2>&1 </dev/null &
+	holder=$!
+	PIDS+=("$holder")
+	check "hotplug-net: another process holds vt1" wait_for "$WORK/holder" '^holding' 10
+	nsctl 1 --socket "$N" hotplug-net add vt1
+	same "hotplug-net add, a tap in use" "$WORK/err" \
+		"vmm-ctl: hotplug-net add: vt1: Device or resource busy (in use by another process)"
+	kill -KILL "$holder"
+	wait "$holder" 2>/dev/null
+	unset 'PIDS[-1]'
+	check "hotplug-net add that fails: nothing reached the VM" [ ! -s "$N.log" ]
+}
+
+if [ "$(id -u)" -eq 0 ]; then
+	hotplug_net
+else
+	say "SKIPPED hotplug-net checks: making taps in a network namespace needs root"
+fi
 
 finish

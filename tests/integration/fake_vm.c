@@ -7,13 +7,21 @@
  *
  * normal: STATUS gets a VM with two devices, VCPU_PID_TID a pid and two tids, BALLOON STATS some
  * statistics, DISK for index 5 an ENOENT error, REGISTER_LISTENER OK and then two events at the
- * listener's socket, anything else OK. silent: never answers. garbage: answers bytes that do not
- * decode. wrong: answers RESP_VCPU_PID_TID to everything. hangup: closes without answering.
- * stopping: as normal, but a new listener hears only that the VM is stopping.
+ * listener's socket, HOTPLUG_NET as below, anything else OK. silent: never answers. garbage:
+ * answers bytes that do not decode. wrong: answers RESP_VCPU_PID_TID to everything. hangup: closes
+ * without answering. stopping: as normal, but a new listener hears only that the VM is stopping.
+ *
+ * HOTPLUG_NET ADD must bring exactly one fd, a tap (TUNGETIFF) named as in the request, opened
+ * with IFF_NO_PI and IFF_VNET_HDR; the fake logs what the fd is, closes it and answers netN at
+ * bus N, PCI N:00.0 (N: the NICs it holds, this one included). The same tap twice, or a wrong
+ * fd, is refused. REMOVE of a tap it holds is OK, of any other refused with ENODEV.
  */
 #include <errno.h>
+#include <linux/if.h>
+#include <linux/if_tun.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <sys/un.h>
 #include <unistd.h>
@@ -23,6 +31,15 @@
 #include "util.h"
 
 enum mode { NORMAL, SILENT, GARBAGE, WRONG, HANGUP, STOPPING };
+
+#define FAKE_MAX_NICS 4
+#define FAKE_MAX_FDS 4 /* more than a request may carry, to see a client that sends too many */
+
+/* What the fake holds across connections: the taps of its hot-plugged NICs. */
+struct fake {
+	enum mode mode;
+	char nics[FAKE_MAX_NICS][MSG_VM_IFNAMSIZ]; /* "" for a free slot */
+};
 
 static void canned_status(struct vm_response *r)
 {
@@ -100,8 +117,93 @@ static void send_events(const char *path, enum mode mode)
 	close(fd);
 }
 
+static int find_nic(const struct fake *f, const char *tap)
+{
+	for (int i = 0; i < FAKE_MAX_NICS; i++)
+		if (f->nics[i][0] && strcmp(f->nics[i], tap) == 0)
+			return i;
+	return -1;
+}
+
+/* ADD's fd: logs what it is; 0 if it is the tap named in the request, as vmm-ctl opens it. */
+static int check_tap_fd(const char *tap, int fd, struct vm_response *r)
+{
+	struct ifreq ifr = {0};
+	int hdr = 0;
+
+	if (ioctl(fd, TUNGETIFF, &ifr) < 0) {
+		printf(" fd_tap=none\n");
+		msg_vm_error(r, -ENOTTY, "the fd is not a tap");
+		return -1;
+	}
+	if (ioctl(fd, TUNGETVNETHDRSZ, &hdr) < 0)
+		hdr = -1;
+	printf(" fd_tap=%.*s fd_mode=%s%s%s vnet_hdr=%d\n", IFNAMSIZ, ifr.ifr_name,
+	       ifr.ifr_flags & IFF_TAP ? "tap" : "tun", ifr.ifr_flags & IFF_NO_PI ? ",no_pi" : "",
+	       ifr.ifr_flags & IFF_VNET_HDR ? ",vnet_hdr" : "", hdr);
+	if (strncmp(ifr.ifr_name, tap, IFNAMSIZ) != 0) {
+		msg_vm_error(r, -EINVAL, "the fd is tap %.*s, not %s", IFNAMSIZ, ifr.ifr_name, tap);
+		return -1;
+	}
+	if (!(ifr.ifr_flags & IFF_TAP) || !(ifr.ifr_flags & IFF_NO_PI) ||
+	    !(ifr.ifr_flags & IFF_VNET_HDR)) {
+		msg_vm_error(r, -EINVAL, "%s: not opened as a tap with a vnet header", tap);
+		return -1;
+	}
+	return 0;
+}
+
+static void hotplug_add(struct fake *f, const char *tap, const int *fds, unsigned int nfds,
+			struct vm_response *r)
+{
+	int slot = find_nic(f, tap);
+
+	printf(" fds=%u", nfds);
+	if (nfds != 1) {
+		printf("\n");
+		msg_vm_error(r, -EBADF, "ADD takes one fd, not %u", nfds);
+		return;
+	}
+	if (check_tap_fd(tap, fds[0], r) < 0)
+		return;
+	if (slot >= 0) {
+		msg_vm_error(r, -EEXIST, "%s is already net%d", tap, slot + 1);
+		return;
+	}
+	for (slot = 0; slot < FAKE_MAX_NICS && f->nics[slot][0]; slot++)
+		;
+	if (slot == FAKE_MAX_NICS) {
+		msg_vm_error(r, -ENOSPC, "no free hot-plug slot");
+		return;
+	}
+	msg_set_str(f->nics[slot], MSG_VM_IFNAMSIZ, tap);
+	*r = (struct vm_response){.hdr.type = MSG_VM_RESP_HOTPLUG_NET};
+	snprintf(r->hotplug_net_done.device, sizeof(r->hotplug_net_done.device), "net%d", slot + 1);
+	r->hotplug_net_done.pci_addr = MSG_VM_PCI_ADDR(slot + 1, 0);
+}
+
+static void hotplug(struct fake *f, const struct msg_vm_hotplug_net *h, const int *fds,
+		    unsigned int nfds, struct vm_response *r)
+{
+	int slot;
+
+	printf("HOTPLUG_NET op=%u flags=%u tap=%s", h->op, h->flags, h->tap);
+	if (h->op == MSG_VM_NET_ADD) {
+		hotplug_add(f, h->tap, fds, nfds, r);
+		return;
+	}
+	printf(" fds=%u\n", nfds);
+	slot = find_nic(f, h->tap);
+	if (slot < 0) {
+		msg_vm_error(r, -ENODEV, "no NIC on tap %s", h->tap);
+		return;
+	}
+	f->nics[slot][0] = '\0';
+}
+
 /* Prints what came and fills in the normal answer. */
-static void answer(const struct vm_request *q, struct vm_response *r)
+static void answer(struct fake *f, const struct vm_request *q, const int *fds, unsigned int nfds,
+		   struct vm_response *r)
 {
 	*r = (struct vm_response){.hdr.type = MSG_VM_RESP_OK};
 	switch (q->hdr.type) {
@@ -134,6 +236,9 @@ static void answer(const struct vm_request *q, struct vm_response *r)
 	case MSG_VM_UNREGISTER:
 		printf("UNREGISTER path=%s\n", q->unregister.path);
 		return;
+	case MSG_VM_HOTPLUG_NET:
+		hotplug(f, &q->hotplug_net, fds, nfds, r);
+		return;
 	default:
 		printf("%s\n", msg_vm_name(q->hdr.type));
 		return;
@@ -141,23 +246,27 @@ static void answer(const struct vm_request *q, struct vm_response *r)
 }
 
 /* Serves one connection until the client closes it. */
-static void serve(struct tube *t, enum mode mode)
+static void serve(struct fake *f, struct tube *t)
 {
 	char in[MSG_MAX_SIZE], out[MSG_MAX_SIZE];
+	enum mode mode = f->mode;
+	int fds[FAKE_MAX_FDS];
 	struct vm_request q;
 	struct vm_response r;
 	unsigned int nfds;
 	size_t len;
 	int ret;
 
-	while (tube_recv(t, in, sizeof(in), &len, NULL, 0, &nfds, -1) == 0) {
+	while (tube_recv(t, in, sizeof(in), &len, fds, FAKE_MAX_FDS, &nfds, -1) == 0) {
 		ret = msg_vm_decode_request(in, len, nfds, &q);
 		if (ret < 0) {
-			printf("BAD %d\n", ret);
+			printf("BAD %d fds=%u\n", ret, nfds);
 			msg_vm_error(&r, ret, "bad request");
 		} else {
-			answer(&q, &r);
+			answer(f, &q, fds, nfds, &r);
 		}
+		for (unsigned int i = 0; i < nfds; i++)
+			close(fds[i]);
 		fflush(stdout);
 		if (mode == SILENT)
 			continue;
@@ -197,10 +306,10 @@ static int parse_mode(const char *s, enum mode *mode)
 int main(int argc, char **argv)
 {
 	struct sockaddr_un a = {.sun_family = AF_UNIX};
-	enum mode mode = NORMAL;
+	struct fake f = {.mode = NORMAL};
 	int fd;
 
-	if (argc < 2 || argc > 3 || (argc == 3 && parse_mode(argv[2], &mode) < 0)) {
+	if (argc < 2 || argc > 3 || (argc == 3 && parse_mode(argv[2], &f.mode) < 0)) {
 		fprintf(stderr,
 			"usage: fake_vm SOCKET [normal|silent|garbage|wrong|hangup|stopping]\n");
 		return 2;
@@ -216,7 +325,7 @@ int main(int argc, char **argv)
 
 		if (t.fd < 0)
 			continue;
-		serve(&t, mode);
+		serve(&f, &t);
 		tube_close(&t);
 	}
 }

@@ -22,7 +22,7 @@ show_time=0
 prepare_only=0
 
 # Kernel modules wanted in L1 (their dependencies are added from modules.dep).
-want_modules=(kvm kvm_amd virtio_pci 9pnet_virtio 9p)
+want_modules=(kvm kvm_amd virtio_pci 9pnet_virtio 9p tun)
 
 usage() {
 	cat <<EOF

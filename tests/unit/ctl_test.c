@@ -468,6 +468,32 @@ Test(ctl, ok_and_err)
 			  "\"error\": \"Device or resource busy\", \"message\": null}\n");
 }
 
+static void hotplug_net_is(const char *device, uint32_t pci, const char *text, const char *json)
+{
+	struct msg_vm_hotplug_net_done h = {.pci_addr = pci};
+	struct capture c;
+
+	set(h.device, sizeof(h.device), device);
+	capture_start(&c);
+	ctl_print_hotplug_net(c.f, &h, false);
+	capture_check(&c, text);
+	capture_start(&c);
+	ctl_print_hotplug_net(c.f, &h, true);
+	capture_check(&c, json);
+}
+
+Test(ctl, hotplug_net)
+{
+	hotplug_net_is("net1", MSG_VM_PCI_ADDR(1, 0), "device: net1\npci:    01:00.0\n",
+		       "{\"command\": \"hotplug-net add\", \"device\": \"net1\", "
+		       "\"pci\": \"01:00.0\"}\n");
+	/* the name comes from the VM: no escape sequence reaches the terminal, JSON stays JSON */
+	hotplug_net_is("n\x1b[2J\"\\", MSG_VM_PCI_ADDR(0, 0x1f) | 7,
+		       "device: n?[2J\"\\\npci:    00:1f.7\n",
+		       "{\"command\": \"hotplug-net add\", \"device\": \"n\\u001b[2J\\\"\\\\\", "
+		       "\"pci\": \"00:1f.7\"}\n");
+}
+
 /* ---- the default socket ---- */
 
 static void path_is(uid_t uid, const char *xdg, const char *name, const char *want)

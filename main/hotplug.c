@@ -1,0 +1,293 @@
+/* Hot-plugged NICs. See hotplug.h. */
+#include "hotplug.h"
+
+#include <errno.h>
+#include <linux/if.h>
+#include <linux/if_tun.h>
+#include <linux/kvm.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <time.h>
+
+#include "log.h"
+#include "nic.h"
+#include "util.h"
+#include "virtio_pci.h"
+
+/* ---- the slots' windows on the MMIO bus ---- */
+
+static void window_read(void *ctx, uint64_t off, uint8_t *data, uint32_t len)
+{
+	struct hotplug_slot *s = ctx;
+
+	pthread_mutex_lock(&s->lock);
+	if (s->vp && off < VIRTIO_PCI_BAR_SIZE)
+		virtio_pci_bar_ops.read(s->vp, off, data, len);
+	else
+		memset(data, 0xff, len);
+	pthread_mutex_unlock(&s->lock);
+}
+
+static void window_write(void *ctx, uint64_t off, const uint8_t *data, uint32_t len)
+{
+	struct hotplug_slot *s = ctx;
+
+	pthread_mutex_lock(&s->lock);
+	if (s->vp && off < VIRTIO_PCI_BAR_SIZE)
+		virtio_pci_bar_ops.write(s->vp, off, data, len);
+	pthread_mutex_unlock(&s->lock);
+}
+
+static const struct bus_ops window_ops = {.read = window_read, .write = window_write};
+
+/* ---- the ports' callbacks (PCI root lock held) ---- */
+
+static void port_msi(void *ctx, uint64_t addr, uint32_t data)
+{
+	struct hotplug_slot *s = ctx;
+	struct kvm_msi msi = {
+	    .address_lo = (uint32_t)addr, .address_hi = (uint32_t)(addr >> 32), .data = data};
+
+	if (ioctl(s->hp->vm_fd, KVM_SIGNAL_MSI, &msi) < 0)
+		log_warn_errno("hot-plug slot %u: KVM_SIGNAL_MSI", (unsigned int)(s - s->hp->slots));
+}
+
+static void port_power(void *ctx, bool on)
+{
+	struct hotplug_slot *s = ctx;
+
+	pthread_mutex_lock(&s->hp->lock);
+	s->powered = on;
+	pthread_cond_broadcast(&s->hp->cond);
+	pthread_mutex_unlock(&s->hp->lock);
+}
+
+static const struct pcie_port_ops port_ops = {.msi = port_msi, .power = port_power};
+
+int hotplug_init(struct hotplug *hp, unsigned int n, struct pci_root *root, struct bus *mmio,
+		 int vm_fd, struct device_host *devices, const char *vm_name)
+{
+	pthread_condattr_t ca;
+	int ret = 0;
+
+	memset(hp, 0, sizeof(*hp));
+	hp->vm_fd = vm_fd;
+	hp->devices = devices;
+	hp->vm_name = vm_name;
+	pthread_mutex_init(&hp->lock, NULL);
+	pthread_condattr_init(&ca);
+	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+	pthread_cond_init(&hp->cond, &ca);
+	pthread_condattr_destroy(&ca);
+	for (unsigned int i = 0; i < n && ret == 0; i++) {
+		struct hotplug_slot *s = &hp->slots[i];
+		struct pcie_port_config c = {.secondary_bus = (uint8_t)(i + 1),
+					     .slot_number = (uint16_t)(i + 1),
+					     .mem_size = PCIE_PORT_WINDOW_ALIGN};
+		unsigned int slot;
+
+		s->hp = hp;
+		pthread_mutex_init(&s->lock, NULL);
+		hp->n = i + 1;
+		ret = pci_mmio_alloc(root, PCIE_PORT_WINDOW_ALIGN, &c.mem_base);
+		if (ret == 0)
+			ret = pcie_port_init(&s->port, root, &c, &port_ops, s);
+		for (slot = 1; ret == 0 && slot < PCI_SLOTS && root->slots[slot]; slot++)
+			;
+		if (ret == 0)
+			ret = slot < PCI_SLOTS ? pci_root_add(root, slot, &s->port.pci) : -ENOSPC;
+		s->window = c.mem_base;
+		if (ret == 0)
+			ret = bus_add(mmio, c.mem_base, c.mem_size, &window_ops, s, "hotplug-window");
+	}
+	if (ret < 0)
+		log_err("[pci] hotplug_slots: cannot make root port %u: %s", hp->n - 1,
+			strerror(-ret));
+	/* hot-plugged NICs are jailed after the lockdown: their filter is compiled now */
+	if (ret == 0 && n)
+		ret = device_host_prepare_type(devices, "net");
+	return ret;
+}
+
+void hotplug_destroy(struct hotplug *hp)
+{
+	for (unsigned int i = 0; i < hp->n; i++)
+		pthread_mutex_destroy(&hp->slots[i].lock);
+	pthread_mutex_destroy(&hp->lock);
+	pthread_cond_destroy(&hp->cond);
+	hp->n = 0;
+}
+
+/* ---- add and remove ---- */
+
+static struct hotplug_slot *slot_of_tap(struct hotplug *hp, const char *tap)
+{
+	for (unsigned int i = 0; i < hp->n; i++)
+		if (hp->slots[i].dev && strcmp(hp->slots[i].dev->backend, tap) == 0)
+			return &hp->slots[i];
+	return NULL;
+}
+
+/* The tap behind fd must be `tap`: the fd came from a client. */
+static int check_tap_fd(int fd, const char *tap, char *err, size_t errlen)
+{
+	struct ifreq ifr;
+
+	memset(&ifr, 0, sizeof(ifr));
+	if (ioctl(fd, TUNGETIFF, &ifr) < 0) {
+		snprintf(err, errlen, "%s: the fd sent is not a tap", tap);
+		return -EINVAL;
+	}
+	if (!(ifr.ifr_flags & IFF_TAP) || !(ifr.ifr_flags & IFF_VNET_HDR) ||
+	    strncmp(ifr.ifr_name, tap, IFNAMSIZ) != 0) {
+		snprintf(err, errlen, "%s: the fd sent is %.*s, not this tap with a vnet header", tap,
+			 IFNAMSIZ, ifr.ifr_name);
+		return -EINVAL;
+	}
+	return 0;
+}
+
+/* "netN", the first N no device has. */
+static void free_name(struct hotplug *hp, char *name, size_t len, unsigned int *index)
+{
+	for (unsigned int i = 0;; i++) {
+		snprintf(name, len, "net%u", i);
+		if (!device_host_find(hp->devices, name)) {
+			*index = i;
+			return;
+		}
+	}
+}
+
+int hotplug_add_net(struct hotplug *hp, const char *tap, int *fd,
+		    struct msg_vm_hotplug_net_done *done, char *err, size_t errlen)
+{
+	struct device_spec spec = {.type = "net", .backend = tap};
+	char name[DEVICE_NAME_MAX], mac[NIC_MAC_LEN];
+	struct hotplug_slot *s = NULL;
+	struct hosted_device *d;
+	unsigned int index;
+	int ret;
+
+	if (*fd < 0 || check_tap_fd(*fd, tap, err, errlen) < 0)
+		return -EINVAL;
+	for (unsigned int i = 0; i < hp->devices->ndevs; i++) {
+		d = hp->devices->devs[i];
+		if (!d->removed && strcmp(d->backend, tap) == 0) {
+			snprintf(err, errlen, "%s is already in use by this VM (%s)", tap, d->name);
+			return -EBUSY;
+		}
+	}
+	for (unsigned int i = 0; i < hp->n && !s; i++)
+		if (!hp->slots[i].dev && !pcie_port_occupied(&hp->slots[i].port))
+			s = &hp->slots[i];
+	if (!s) {
+		snprintf(err, errlen, "no free hot-plug slot (the VM has %u; [pci] hotplug_slots)",
+			 hp->n);
+		return -ENOSPC;
+	}
+	free_name(hp, name, sizeof(name), &index);
+	nic_default_mac(hp->vm_name, index, mac);
+	spec.name = name;
+	spec.backend_fd = *fd;
+	*fd = -1; /* the device host's now, on failure too */
+	spec.args[0] = "--mac";
+	spec.args[1] = mac;
+	spec.port = &s->port;
+	spec.bar = s->window;
+	ret = device_host_spawn(hp->devices, &spec);
+	d = ret == 0 ? device_host_find(hp->devices, name) : NULL;
+	if (!d) {
+		snprintf(err, errlen, "%s: cannot start its net device: %s", tap,
+			 strerror(ret < 0 ? -ret : ENOENT));
+		return ret < 0 ? ret : -ENOENT;
+	}
+	pthread_mutex_lock(&s->lock);
+	s->vp = &d->vp;
+	s->dev = d;
+	pthread_mutex_unlock(&s->lock);
+	ret = pcie_port_plug(&s->port, &d->vp.pci);
+	if (ret < 0) {
+		pthread_mutex_lock(&s->lock);
+		s->vp = NULL;
+		s->dev = NULL;
+		pthread_mutex_unlock(&s->lock);
+		device_host_remove(hp->devices, d);
+		snprintf(err, errlen, "%s: slot %u: %s", tap, (unsigned int)(s - hp->slots),
+			 strerror(-ret));
+		return ret;
+	}
+	msg_set_str(done->device, sizeof(done->device), name);
+	done->pci_addr =
+	    MSG_VM_PCI_ADDR(pci_cfg_read(&s->port.pci, PCI_SECONDARY_BUS, 1), 0);
+	log_info("hotplug-net: %s on %s (pid %d, mac %s) in slot %u", name, tap, (int)d->pid, mac,
+		 (unsigned int)(s - hp->slots));
+	device_host_event(hp->devices, MSG_VM_EVENT_NET_HOTPLUG, name, (uint32_t)d->pid, 0, 1, tap);
+	return 0;
+}
+
+/* Waits (bounded) for the guest to power the slot off. True when it did. */
+static bool wait_released(struct hotplug *hp, struct hotplug_slot *s, int ms)
+{
+	struct timespec until;
+	bool off;
+
+	clock_gettime(CLOCK_MONOTONIC, &until);
+	until.tv_sec += ms / 1000;
+	until.tv_nsec += (long)(ms % 1000) * 1000000;
+	if (until.tv_nsec >= 1000000000) {
+		until.tv_sec++;
+		until.tv_nsec -= 1000000000;
+	}
+	pthread_mutex_lock(&hp->lock);
+	while (s->powered && pthread_cond_timedwait(&hp->cond, &hp->lock, &until) == 0)
+		;
+	off = !s->powered;
+	pthread_mutex_unlock(&hp->lock);
+	return off;
+}
+
+int hotplug_remove_net(struct hotplug *hp, const char *tap, bool force, char *err, size_t errlen)
+{
+	struct hotplug_slot *s = slot_of_tap(hp, tap);
+	struct hosted_device *d;
+	char name[DEVICE_NAME_MAX];
+	bool released;
+	int ret;
+
+	if (!s) {
+		d = NULL;
+		for (unsigned int i = 0; i < hp->devices->ndevs && !d; i++)
+			if (!hp->devices->devs[i]->removed &&
+			    strcmp(hp->devices->devs[i]->backend, tap) == 0)
+				d = hp->devices->devs[i];
+		if (d)
+			snprintf(err, errlen, "%s is %s's tap from the VM's config, not hot-plugged",
+				 tap, d->name);
+		else
+			snprintf(err, errlen, "no hot-plugged NIC on %s", tap);
+		return -ENOENT;
+	}
+	d = s->dev;
+	snprintf(name, sizeof(name), "%s", d->name);
+	/* s->powered follows every Slot Control power write (port_power); ports start off */
+	ret = pcie_port_request_unplug(&s->port);
+	released = ret != 0 || wait_released(hp, s, HOTPLUG_RELEASE_MS);
+	if (!released && !force) {
+		snprintf(err, errlen,
+			 "the guest did not release %s (%s) within %d s; it stays (--force removes "
+			 "it anyway)", name, tap, HOTPLUG_RELEASE_MS / 1000);
+		return -ETIMEDOUT;
+	}
+	pcie_port_remove(&s->port);
+	pthread_mutex_lock(&s->lock);
+	s->vp = NULL;
+	s->dev = NULL;
+	pthread_mutex_unlock(&s->lock);
+	device_host_remove(hp->devices, d);
+	log_info("hotplug-net: %s on %s removed%s", name, tap,
+		 released ? "" : " (forced: the guest had not released it)");
+	device_host_event(hp->devices, MSG_VM_EVENT_NET_HOTPLUG, name, 0, 0, 0, tap);
+	return 0;
+}

@@ -1,0 +1,70 @@
+/*
+ * Hot-plugged NICs (vmm-ctl hotplug-net): [pci] hotplug_slots PCIe root ports (pcie_port.h),
+ * each with one empty slot and a 1 MiB memory window, made at setup; a NIC added at run time
+ * gets a jailed net device (spawned through the jail warden, device_host.h) whose virtio-pci
+ * function goes into a free slot, its BAR at the start of the slot's window.
+ *
+ * The windows are on the MMIO bus from the start (the bus is fixed once the vCPUs run); each
+ * dispatches to the function in its slot, or reads all ones when the slot is empty.
+ *
+ * Called from the control thread, one request at a time (vm.c's ctl_lock).
+ */
+#ifndef VMM_MAIN_HOTPLUG_H
+#define VMM_MAIN_HOTPLUG_H
+
+#include <pthread.h>
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "config.h"
+#include "device_host.h"
+#include "msg_vm.h"
+#include "pcie_port.h"
+
+/* How long remove waits for the guest to let go of a NIC: msg_vm.h, HOTPLUG_RELEASE_WAIT_MS. */
+#define HOTPLUG_RELEASE_MS HOTPLUG_RELEASE_WAIT_MS
+
+struct hotplug;
+
+struct hotplug_slot {
+	struct pcie_port port;
+	struct hotplug *hp;
+	uint64_t window;		/* its memory window's base (the BAR goes here) */
+	pthread_mutex_t lock;		/* the window's dispatch */
+	struct virtio_pci *vp;		/* what the window decodes to, or NULL */
+	struct hosted_device *dev;	/* the NIC in the slot, or NULL */
+	bool powered;			/* the guest's last Slot Control power */
+};
+
+struct hotplug {
+	struct hotplug_slot slots[CONFIG_HOTPLUG_SLOTS_MAX];
+	unsigned int n;
+	int vm_fd;
+	struct device_host *devices;
+	const char *vm_name;
+	pthread_mutex_t lock; /* powered, with cond */
+	pthread_cond_t cond;
+};
+
+/*
+ * Makes n root ports on bus 0 (after the boot devices), with windows on mmio. Before the
+ * vCPUs start. 0 or -errno (logged).
+ */
+int hotplug_init(struct hotplug *hp, unsigned int n, struct pci_root *root, struct bus *mmio,
+		 int vm_fd, struct device_host *devices, const char *vm_name);
+void hotplug_destroy(struct hotplug *hp);
+
+/*
+ * Adds a NIC on `tap` (fd: its open tap, taken: *fd becomes -1): a net device in a free slot.
+ * done: its name and PCI address. 0, or -errno with err.
+ */
+int hotplug_add_net(struct hotplug *hp, const char *tap, int *fd,
+		    struct msg_vm_hotplug_net_done *done, char *err, size_t errlen);
+/*
+ * Removes the hot-plugged NIC on `tap`: asks the guest to let go (attention button), waits for
+ * it (bounded), then stops its device and frees the slot. force: remove even when the guest
+ * does not let go in time (a surprise removal). 0, or -errno with err.
+ */
+int hotplug_remove_net(struct hotplug *hp, const char *tap, bool force, char *err, size_t errlen);
+
+#endif
