@@ -11,14 +11,23 @@
  * does not fit (a frame queued before) is dropped the same way. UFO is not offered: Linux's tap
  * ignores TUN_F_UFO since 4.14, and USO (TUN_F_USO4/6, Linux 6.2) is left for later.
  *
- * rx reads one frame at a time into a bounce buffer, then spreads it over as many rx chains as
- * it needs (mergeable buffers) and publishes them together, num_buffers set, with one used idx
- * update (virtq_fill()/virtq_flush()), so the driver never sees part of a frame. When the guest
- * has no (more) rx buffers the frame waits there, the tap is not watched, and a kick on the rx
- * queue resumes. A frame that cannot fit what the guest can post is dropped.
+ * rx keeps a pool of rx chains taken from the ring ahead of the frames (with mergeable buffers
+ * enough for the largest frame, else one) and readv()s each frame from the tap straight into
+ * them: no copy. The chains the frame filled go back together, num_buffers set, with one used
+ * idx update (virtq_fill()/virtq_flush()), so the driver never sees part of a frame; the rest
+ * stay for the next. Up to NET_RX_BUDGET frames per wakeup, one interrupt for them all. What
+ * does not fit the pool lands in a bounce buffer behind it and waits there for more chains
+ * (mergeable buffers; without them a frame must fit one chain). When the guest has no rx
+ * buffers at all, frames wait in the tap, the tap is not watched, and a kick on the rx queue
+ * resumes. A frame that cannot fit what the guest can post is dropped.
+ *
+ * tx drains the ring per kick (one writev() per frame: a tap takes one frame per call), moves
+ * used idx every NET_TX_FLUSH frames and at the end, and interrupts once for the batch.
  */
 #include <endian.h>
 #include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
 #include <linux/if_tun.h>
 #include <poll.h>
 #include <stdio.h>
@@ -32,6 +41,7 @@
 
 #include "log.h"
 #include "net.h"
+#include "util.h"
 #include "vdev.h"
 
 #define NET_VIRTIO_TYPE 1
@@ -44,6 +54,13 @@
 #define NET_BUF_MAX (NET_HDR_LEN + NET_FRAME_MAX)
 #define NET_CONFIG_SIZE 8		 /* mac[6], le16 status */
 #define NET_LOG_INTERVAL_NS 1000000000LL /* rate limit of the drop logs */
+#define NET_RX_BUDGET 64   /* frames per turn of the loop, then tx and main get theirs */
+#define NET_TX_FLUSH 32	   /* tx frames per used idx update, at most */
+#define NET_RX_IOV IOV_MAX /* one readv(): the pool's segments, the bounce buffer */
+_Static_assert(NET_QUEUE_SIZE < NET_RX_IOV, "a chain as long as the queue fits one readv()");
+
+/* What moving an rx frame came to (net_rx_one(), net_rx_place()); -EIO: the ring broke. */
+enum { NET_RX_NO_BUFS, NET_RX_MOVED, NET_RX_TAP_EMPTY };
 
 /* What a header may carry in one direction, and the features that allow it. */
 struct net_dir {
@@ -84,11 +101,31 @@ static const struct {
     {VIRTIO_NET_F_GUEST_ECN, TUN_F_TSO_ECN},
 };
 
+/* An rx chain taken ahead of the tap's frames; its writable segments are in net.rx_iov. */
+struct net_rxchain {
+	uint16_t head;
+	uint32_t len;	   /* writable bytes */
+	unsigned int nseg; /* its entries in rx_iov */
+};
+
 struct net {
 	uint64_t feat; /* the negotiated features that count (net_deps) */
-	uint8_t *buf;  /* the frame being delivered, header first */
-	size_t len;    /* its bytes, 0: none pending */
-	size_t off;    /* bytes already placed in rx chains */
+	bool nonblock; /* the tap is O_NONBLOCK: readv() needs no poll() first */
+	/*
+	 * The pool: rx chains taken from the ring ahead of the frames, in ring order, enough for
+	 * the largest frame with mergeable buffers, else one. A frame is read straight into them
+	 * (rx_iov: their segments, then the bounce buffer for what does not fit); those it filled
+	 * go back, the rest wait for the next frame.
+	 */
+	struct net_rxchain pool[NET_QUEUE_SIZE];
+	unsigned int npool;
+	unsigned int pool_nseg;
+	size_t pool_len;
+	struct iovec rx_iov[NET_RX_IOV];
+	/* A frame larger than the pool, waiting for more chains (mergeable buffers only). */
+	uint8_t *buf; /* the bounce buffer: its bytes from off on are the frame's rest */
+	size_t len;   /* its bytes, 0: none pending */
+	size_t off;   /* bytes already placed in rx chains */
 	/* Chains popped for it and filled, not yet returned (at most the queue size). */
 	uint16_t heads[NET_QUEUE_SIZE];
 	uint32_t lens[NET_QUEUE_SIZE];
@@ -148,6 +185,7 @@ static int net_init(struct vdev *d, int argc, char **argv)
 	uint8_t mac[6] = {0x52, 0x54, 0x00, 0x12, 0x34, 0x56};
 	struct stat st;
 	struct net *n;
+	int fl;
 
 	for (int i = 0; i < argc; i++) {
 		if (strcmp(argv[i], "--mac") == 0 && i + 1 < argc) {
@@ -164,9 +202,15 @@ static int net_init(struct vdev *d, int argc, char **argv)
 		log_err("net needs a tap (a /dev/net/tun fd) at fd %d", VDEV_FD_BACKEND);
 		return -EBADF;
 	}
+	fl = fcntl(d->backend_fd, F_GETFL);
+	if (fl < 0) {
+		log_err_errno("fcntl(F_GETFL) on the tap");
+		return -EBADF;
+	}
 	n = calloc(1, sizeof(*n));
 	if (!n)
 		return -ENOMEM;
+	n->nonblock = fl & O_NONBLOCK;
 	n->buf = malloc(NET_BUF_MAX);
 	if (!n->buf) {
 		free(n);
@@ -189,11 +233,13 @@ static void net_destroy(struct vdev *d)
 	d->priv = NULL;
 }
 
-/* Device reset: the frame and the chains it held are forgotten (the rings are gone). */
+/* Device reset: the pool, the frame and the chains it held are forgotten (the rings are gone). */
 static void net_reset(struct vdev *d)
 {
 	struct net *n = net_of(d);
 
+	n->npool = n->pool_nseg = 0;
+	n->pool_len = 0;
 	n->len = n->off = 0;
 	n->nheads = 0;
 	n->feat = 0;
@@ -313,16 +359,20 @@ static void net_tx(struct vdev *d)
 	do {
 		virtq_disable_notify(q);
 		while ((r = virtq_pop(q, c)) > 0) {
-			if (c->nread != c->nseg || c->read_len < NET_HDR_LEN) {
-				/* 5.1.6.2: tx buffers are device-readable and start with the
-				 * header. */
-				vdev_broken(d, NET_TXQ);
-				return;
-			}
+			/* 5.1.6.2: tx buffers are device-readable and start with the header. */
+			if (c->nread != c->nseg || c->read_len < NET_HDR_LEN)
+				break;
 			net_tx_frame(d, c);
-			virtq_push(q, c->head, 0);
+			/*
+			 * Used idx moves every NET_TX_FLUSH frames, not each: the driver reads it
+			 * from another CPU. Below the queue size, so virtq_fill() cannot fail.
+			 */
+			virtq_fill(q, c->head, 0);
+			if (q->filled >= MIN(NET_TX_FLUSH, q->size))
+				virtq_flush(q);
 		}
-		if (r < 0) {
+		virtq_flush(q);
+		if (r != 0) {
 			vdev_broken(d, NET_TXQ);
 			return;
 		}
@@ -332,13 +382,43 @@ static void net_tx(struct vdev *d)
 
 /* ---- rx ---- */
 
-/* Returns the chains held for the frame, all with one used idx update, and forgets it. */
+/* The host address of byte off of iov[0..cnt), or NULL past their end. */
+static uint8_t *iov_byte(const struct iovec *iov, unsigned int cnt, size_t off)
+{
+	for (unsigned int i = 0; i < cnt; i++) {
+		if (off < iov[i].iov_len)
+			return (uint8_t *)iov[i].iov_base + off;
+		off -= iov[i].iov_len;
+	}
+	return NULL;
+}
+
+/*
+ * Copies the frame's header between h and the start of iov[0..cnt), the segments of a chain
+ * that holds it whole: out of the chain when out is set, into it otherwise.
+ */
+static void net_hdr_copy(const struct iovec *iov, unsigned int cnt, struct net_hdr *h, bool out)
+{
+	uint8_t *p = (uint8_t *)h;
+
+	for (size_t i = 0; i < sizeof(*h); i++) {
+		uint8_t *g = iov_byte(iov, cnt, i);
+
+		if (out)
+			p[i] = *g;
+		else
+			*g = p[i];
+	}
+}
+
+/* Returns the chains held for the pending frame, all with one used idx update, and forgets it. */
 static void net_rx_return(struct vdev *d)
 {
 	struct net *n = net_of(d);
 	struct virtq *q = &d->q[NET_RXQ];
 
-	/* Cannot fail: we hold at most the queue size of chains, each popped from q. */
+	/* Cannot fail: we hold at most the queue size of chains, each popped from q, and every
+	 * frame before was flushed. */
 	for (unsigned int i = 0; i < n->nheads; i++)
 		if (virtq_fill(q, n->heads[i], n->lens[i]) < 0)
 			break;
@@ -368,27 +448,16 @@ static void net_rx_drop(struct vdev *d, const char *why)
 	net_rx_return(d);
 }
 
-/* Finds the host bytes of the chain's writable byte off (it lies within write_len). */
-static uint8_t *chain_byte(const struct virtq_chain *c, size_t off)
-{
-	for (unsigned int i = c->nread; i < c->nseg; i++) {
-		if (off < c->seg[i].len)
-			return (uint8_t *)c->seg[i].ptr + off;
-		off -= c->seg[i].len;
-	}
-	return NULL;
-}
-
 /*
- * Places the pending frame in rx chains. Returns 1 when it is delivered (or dropped), 0 when
- * the guest has no more buffers, -EIO when the ring broke.
+ * Places the rest of the pending frame (the bounce buffer's n->buf[off, len)) in more rx
+ * chains. Returns NET_RX_MOVED when it is delivered (or dropped), NET_RX_NO_BUFS when the
+ * guest has no more buffers, -EIO when the ring broke.
  */
 static int net_rx_place(struct vdev *d)
 {
 	struct net *n = net_of(d);
 	struct virtq *q = &d->q[NET_RXQ];
 	struct virtq_chain *c = d->chain;
-	bool mrg = d->acked & NET_F(VIRTIO_NET_F_MRG_RXBUF);
 	int r;
 
 	while (n->off < n->len) {
@@ -397,112 +466,243 @@ static int net_rx_place(struct vdev *d)
 		if (n->nheads == q->size) {
 			/* The guest's every buffer is ours and the frame still does not fit. */
 			net_rx_drop(d, "an rx frame larger than the whole rx ring");
-			return 1;
+			return NET_RX_MOVED;
 		}
 		r = virtq_pop(q, c);
 		if (r <= 0)
-			return r < 0 ? -EIO : 0;
-		if (c->nread != 0 || c->write_len == 0 ||
-		    (n->nheads == 0 && c->write_len < NET_HDR_LEN)) {
-			/* 5.1.6.3: rx buffers are device-writable, the first holds the header. */
+			return r < 0 ? -EIO : NET_RX_NO_BUFS;
+		/* 5.1.6.3: rx buffers are device-writable. */
+		if (c->nread != 0 || c->write_len == 0)
 			return -EIO;
-		}
 		put = virtq_chain_write(c, 0, n->buf + n->off, n->len - n->off);
-		if (n->nheads == 0) {
-			n->nb_ptr[0] = chain_byte(c, NET_HDR_NUM_BUFFERS);
-			n->nb_ptr[1] = chain_byte(c, NET_HDR_NUM_BUFFERS + 1);
-		}
 		n->heads[n->nheads] = c->head;
 		n->lens[n->nheads++] = (uint32_t)put;
 		n->off += put;
-		if (!mrg && n->off < n->len) {
-			/* Without mergeable buffers a frame must fit one buffer (5.1.6.3.1). */
-			net_rx_drop(d, "an rx frame larger than the guest's buffer");
-			return 1;
-		}
 	}
 	net_rx_complete(d);
-	return 1;
+	return NET_RX_MOVED;
 }
 
 /*
- * Why the frame the tap gave us (n->buf, got bytes) cannot go to the guest, or NULL. Fixes
+ * Tops the pool up from the rx ring: until it holds the largest frame with mergeable buffers,
+ * one chain without them, or the ring is empty. 0, or -EIO when the ring broke.
+ */
+static int net_rx_fill_pool(struct vdev *d)
+{
+	struct net *n = net_of(d);
+	struct virtq *q = &d->q[NET_RXQ];
+	struct virtq_chain *c = d->chain;
+	bool mrg = d->acked & NET_F(VIRTIO_NET_F_MRG_RXBUF);
+	unsigned int want = mrg ? q->size : 1;
+	int r;
+
+	/* A chain has at most q->size segments: room for it and for the bounce buffer. */
+	while (n->pool_len < NET_BUF_MAX && n->npool < want &&
+	       n->pool_nseg + q->size < NET_RX_IOV) {
+		struct net_rxchain *p = &n->pool[n->npool];
+
+		r = virtq_pop(q, c);
+		if (r <= 0)
+			return r;
+		/* 5.1.6.3: rx buffers are device-writable. */
+		if (c->nread != 0 || c->write_len == 0)
+			return -EIO;
+		p->head = c->head;
+		p->len = c->write_len;
+		p->nseg = c->nseg;
+		for (unsigned int i = 0; i < c->nseg; i++)
+			n->rx_iov[n->pool_nseg++] =
+			    (struct iovec){.iov_base = c->seg[i].ptr, .iov_len = c->seg[i].len};
+		n->pool_len += c->write_len;
+		n->npool++;
+	}
+	return 0;
+}
+
+/* Forgets the pool's first k chains (they went back to the guest). */
+static void net_rx_pool_shift(struct net *n, unsigned int k)
+{
+	unsigned int nseg = 0;
+	size_t len = 0;
+
+	for (unsigned int i = 0; i < k; i++) {
+		nseg += n->pool[i].nseg;
+		len += n->pool[i].len;
+	}
+	memmove(n->pool, n->pool + k, (n->npool - k) * sizeof(n->pool[0]));
+	memmove(n->rx_iov, n->rx_iov + nseg, (n->pool_nseg - nseg) * sizeof(n->rx_iov[0]));
+	n->npool -= k;
+	n->pool_nseg -= nseg;
+	n->pool_len -= len;
+}
+
+/*
+ * Reads one frame from the tap straight into the pool's chains, the bounce buffer taking
+ * whatever does not fit them: its length (with the header), or 0 when the tap has none now.
+ * A read longer than the space says how much the tap truncated (tun_put_user()).
+ */
+static size_t net_rx_readv(struct vdev *d)
+{
+	struct net *n = net_of(d);
+	unsigned int cnt = n->pool_nseg;
+	ssize_t got;
+
+	if (n->pool_len < NET_BUF_MAX)
+		n->rx_iov[cnt++] = (struct iovec){.iov_base = n->buf + n->pool_len,
+						  .iov_len = NET_BUF_MAX - n->pool_len};
+	if (!n->nonblock) {
+		/* A blocking tap: read only what is there. */
+		struct pollfd p = {.fd = d->backend_fd, .events = POLLIN};
+
+		if (poll(&p, 1, 0) <= 0 || !(p.revents & POLLIN))
+			return 0;
+	}
+	do
+		got = readv(d->backend_fd, n->rx_iov, (int)cnt);
+	while (got < 0 && errno == EINTR);
+	if (got < 0 && errno != EAGAIN)
+		net_drop(d, strerror(errno));
+	return got < 0 ? 0 : (size_t)got;
+}
+
+/*
+ * Why the frame the tap gave us (got bytes, header h) cannot go to the guest, or NULL. Fixes
  * what we owe the guest on the way: no DATA_VALID it did not ask for, num_buffers 0 until
  * known.
  */
-static const char *net_rx_check(struct net *n, size_t got)
+static const char *net_rx_check(struct net *n, struct net_hdr *h, size_t got)
 {
-	struct net_hdr h;
-
-	if (got > NET_BUF_MAX)
-		return "a frame from the tap over 65550 bytes (truncated)";
-	if (got < NET_HDR_LEN + NET_ETH_HLEN)
-		return "a short read from the tap";
-	memcpy(&h, n->buf, sizeof(h));
 	/* DATA_VALID is a hint the guest may take only with GUEST_CSUM (5.1.6.4.1). */
 	if (!(n->feat & NET_F(VIRTIO_NET_F_GUEST_CSUM)))
-		h.flags &= (uint8_t)~NET_HDR_F_DATA_VALID;
-	h.num_buffers = 0;
-	memcpy(n->buf, &h, sizeof(h));
-	return net_hdr_check(n->feat, &net_rx_dir, &h, got - NET_HDR_LEN);
+		h->flags &= (uint8_t)~NET_HDR_F_DATA_VALID;
+	h->num_buffers = 0;
+	return net_hdr_check(n->feat, &net_rx_dir, h, got - NET_HDR_LEN);
 }
 
-/* Reads one frame from the tap if it has one: 1, or 0 (none now). */
-static int net_rx_read(struct vdev *d)
+/*
+ * The frame (got bytes, checked header h) fits the pool: the header with num_buffers goes
+ * over the tap's, the chains it filled go back to the guest with one used idx update.
+ */
+static void net_rx_deliver(struct vdev *d, struct net_hdr *h, size_t got)
 {
 	struct net *n = net_of(d);
-	struct pollfd p = {.fd = d->backend_fd, .events = POLLIN};
-	const char *bad;
-	ssize_t got;
+	struct virtq *q = &d->q[NET_RXQ];
+	unsigned int k = 0;
 
-	if (poll(&p, 1, 0) <= 0 || !(p.revents & POLLIN))
-		return 0;
-	do
-		got = read(d->backend_fd, n->buf, NET_BUF_MAX);
-	while (got < 0 && errno == EINTR);
-	if (got < 0) {
-		if (errno != EAGAIN)
-			net_drop(d, strerror(errno));
-		return 0;
+	/* Cannot fail: each frame is flushed, so at most npool <= q->size are filled. */
+	for (size_t left = got; left > 0; k++) {
+		uint32_t put = (uint32_t)MIN(left, n->pool[k].len);
+
+		if (virtq_fill(q, n->pool[k].head, put) < 0)
+			break;
+		left -= put;
 	}
-	/* A read longer than the buffer says how much the tap truncated (tun_put_user()). */
-	bad = net_rx_check(n, (size_t)got);
-	if (bad) {
-		net_drop(d, bad);
-		return 1;
-	}
-	n->len = (size_t)got;
-	n->off = 0;
-	n->nheads = 0;
-	return 1;
+	h->num_buffers = htole16((uint16_t)k);
+	net_hdr_copy(n->rx_iov, n->pool[0].nseg, h, false);
+	/* Release: the header and the frame land before used idx (virtq_flush()). */
+	virtq_flush(q);
+	net_rx_pool_shift(n, k);
 }
 
-/* Moves frames from the tap to the guest until one of them runs out. */
+/*
+ * The frame (got bytes, checked header h) is larger than the pool: it holds every pooled chain
+ * and waits for more (net_rx_place()), its rest in the bounce buffer. Without mergeable buffers
+ * it had to fit one: it is dropped, that chain returned empty.
+ */
+static int net_rx_overflow(struct vdev *d, struct net_hdr *h, size_t got)
+{
+	struct net *n = net_of(d);
+	struct virtq *q = &d->q[NET_RXQ];
+
+	if (!(d->acked & NET_F(VIRTIO_NET_F_MRG_RXBUF))) {
+		/* 5.1.6.3.1: the pool is one chain here. */
+		net_drop(d, "an rx frame larger than the guest's buffer");
+		virtq_push(q, n->pool[0].head, 0);
+		net_rx_pool_shift(n, 1);
+		return NET_RX_MOVED;
+	}
+	net_hdr_copy(n->rx_iov, n->pool[0].nseg, h, false);
+	n->nb_ptr[0] = iov_byte(n->rx_iov, n->pool[0].nseg, NET_HDR_NUM_BUFFERS);
+	n->nb_ptr[1] = iov_byte(n->rx_iov, n->pool[0].nseg, NET_HDR_NUM_BUFFERS + 1);
+	for (n->nheads = 0; n->nheads < n->npool; n->nheads++) {
+		n->heads[n->nheads] = n->pool[n->nheads].head;
+		n->lens[n->nheads] = n->pool[n->nheads].len;
+	}
+	n->len = got;
+	n->off = n->pool_len; /* the bounce buffer's bytes start there (net_rx_readv()) */
+	n->npool = n->pool_nseg = 0;
+	n->pool_len = 0;
+	return net_rx_place(d);
+}
+
+/*
+ * Moves one frame from the tap into the guest. NET_RX_MOVED when one was delivered or dropped,
+ * NET_RX_NO_BUFS when the guest has no buffer, NET_RX_TAP_EMPTY, or -EIO when the ring broke.
+ */
+static int net_rx_one(struct vdev *d)
+{
+	struct net *n = net_of(d);
+	struct net_hdr h;
+	const char *bad;
+	size_t got;
+	int r;
+
+	r = net_rx_fill_pool(d);
+	if (r < 0)
+		return -EIO;
+	if (n->npool == 0)
+		return NET_RX_NO_BUFS; /* the frame waits in the tap */
+	got = net_rx_readv(d);
+	if (got == 0)
+		return NET_RX_TAP_EMPTY;
+	/* A frame we drop leaves the pool as it was: the guest never sees those bytes. */
+	if (got > NET_BUF_MAX)
+		bad = "a frame from the tap over 65550 bytes (truncated)";
+	else if (got < NET_HDR_LEN + NET_ETH_HLEN)
+		bad = "a short read from the tap";
+	else if (n->pool[0].len < NET_HDR_LEN)
+		return -EIO; /* 5.1.6.3: the first buffer of a frame holds the whole header */
+	else {
+		/* Checked on our copy: the guest may rewrite its buffer meanwhile. */
+		net_hdr_copy(n->rx_iov, n->pool[0].nseg, &h, true);
+		bad = net_rx_check(n, &h, got);
+	}
+	if (bad) {
+		net_drop(d, bad);
+		return NET_RX_MOVED;
+	}
+	if (got > n->pool_len)
+		return net_rx_overflow(d, &h, got);
+	net_rx_deliver(d, &h, got);
+	return NET_RX_MOVED;
+}
+
+/*
+ * Moves frames from the tap to the guest until one of them runs out or NET_RX_BUDGET frames
+ * went (the tap stays watched: the loop comes back), with one interrupt for them all.
+ */
 static void net_rx(struct vdev *d)
 {
 	struct net *n = net_of(d);
 	struct virtq *q = &d->q[NET_RXQ];
 	uint16_t used = q->used_idx;
-	int r;
+	int r = NET_RX_MOVED;
 
 	if (!q->ready)
 		return;
-	for (int budget = 0; budget < 64; budget++) {
-		if (n->len == 0 && !net_rx_read(d))
-			break;
-		if (n->len == 0)
-			continue;
-		r = net_rx_place(d);
+	for (int budget = 0; budget < NET_RX_BUDGET; budget++) {
+		r = n->len ? net_rx_place(d) : net_rx_one(d);
 		if (r < 0) {
 			vdev_broken(d, NET_RXQ);
 			return;
 		}
-		if (r == 0) {
+		if (r == NET_RX_TAP_EMPTY)
+			break;
+		if (r == NET_RX_NO_BUFS) {
 			/* No buffers: wait for a kick on rx with the tap unwatched. */
 			vdev_watch_backend(d, false);
 			if (!virtq_enable_notify(q))
 				goto out;
-			continue;
 		}
 	}
 	vdev_watch_backend(d, true);

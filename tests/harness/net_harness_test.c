@@ -62,10 +62,20 @@ static void write_sysctl(const char *path, const char *v)
 	}
 }
 
-static void start(void)
+/* A net device on the tap, with dev_mac. */
+static void start_device(void)
 {
 	static const char *const args[] = {"--mac", "52:54:00:ab:cd:ef", NULL};
-	struct harness_spec s = {.type = "net", .args = args};
+	struct harness_spec s = {.type = "net", .args = args, .backend_fd = tap};
+	int ret = harness_start(&h, &s);
+
+	cr_assert_eq(ret, 0, "net did not start: %s", strerror(-ret));
+	cr_assert_eq(h.info.device_type, 1);
+	cr_assert_eq(h.info.nqueues, 2);
+}
+
+static void start(void)
+{
 	struct ifreq ifr;
 	struct sockaddr_ll sll;
 	int sock, ret;
@@ -112,11 +122,7 @@ static void start(void)
 	ret = 1;
 	cr_assert_eq(setsockopt(pkt, SOL_PACKET, PACKET_AUXDATA, &ret, sizeof(ret)), 0);
 
-	s.backend_fd = tap;
-	ret = harness_start(&h, &s);
-	cr_assert_eq(ret, 0, "net did not start: %s", strerror(-ret));
-	cr_assert_eq(h.info.device_type, 1);
-	cr_assert_eq(h.info.nqueues, 2);
+	start_device();
 }
 
 static void stop(void)
@@ -612,6 +618,21 @@ static size_t rx_take(uint8_t *out, size_t cap, unsigned int *nb_out)
 	return off;
 }
 
+/* Sends a len-byte test frame (len <= 1514) and checks it arrives whole: its num_buffers. */
+static unsigned int rx_check_frame(size_t len, uint8_t seed)
+{
+	uint8_t f[1514], got[4096];
+	unsigned int nb;
+	size_t n;
+
+	make_frame(f, len, seed);
+	host_send(f, len);
+	n = rx_take(got, sizeof(got), &nb);
+	cr_assert_eq(n, NET_HDR_LEN + len);
+	cr_assert_arr_eq(got + NET_HDR_LEN, f, len);
+	return nb;
+}
+
 Test(net_harness, offloads_offered_without_ufo)
 {
 	uint64_t want = NET_F(VIRTIO_NET_F_CSUM) | NET_F(VIRTIO_NET_F_GUEST_CSUM) |
@@ -863,10 +884,8 @@ Test(net_harness, rx_frame_larger_than_the_buffer_is_dropped)
  */
 Test(net_harness, rx_frame_larger_than_the_ring_is_dropped)
 {
-	uint8_t f[600], got[4096];
+	uint8_t f[600];
 	struct harness_used u;
-	size_t n;
-	unsigned int nb;
 
 	cr_assert_eq(harness_layout(&h, 2, 4), 0);
 	cr_assert_eq(harness_send_activate(&h, F_NET), 0);
@@ -884,10 +903,173 @@ Test(net_harness, rx_frame_larger_than_the_ring_is_dropped)
 	cr_assert(harness_alive(&h));
 	for (int i = 0; i < 2; i++)
 		rx_buffer(1024);
-	make_frame(f, 100, 2);
-	host_send(f, 100);
+	rx_check_frame(100, 2);
+	cr_assert_eq(h.needs_reset, 0);
+}
+
+/* Adds a writable rx buffer of len bytes without kicking; returns its gpa. */
+static uint64_t rx_add(uint32_t len)
+{
+	struct harness_buf b = {.gpa = harness_alloc(&h, len), .len = len, .write = true};
+	int head;
+
+	cr_assert_neq(b.gpa, 0);
+	head = harness_add(&h, 0, &b, 1, false);
+	cr_assert_geq(head, 0);
+	rx_gpa[head] = b.gpa;
+	return b.gpa;
+}
+
+/* Sends frames of sizes[0..n) (seeds 0..n-1): the buffers of buf bytes they will take. */
+static unsigned int send_frames(const size_t *sizes, unsigned int n, uint32_t buf)
+{
+	uint8_t f[1514];
+	unsigned int need = 0;
+
+	for (unsigned int i = 0; i < n; i++) {
+		make_frame(f, sizes[i], (uint8_t)i);
+		host_send(f, sizes[i]);
+		need += (unsigned int)((NET_HDR_LEN + sizes[i] + buf - 1) / buf);
+	}
+	return need;
+}
+
+/*
+ * Once the need buffers of send_frames() arrived, takes the frames back and checks each: whole
+ * (rx_take()), in order, byte for byte, in as many buffers as it needs.
+ */
+static void take_frames(const size_t *sizes, unsigned int n, uint32_t buf, unsigned int need)
+{
+	uint8_t f[1514], got[4096];
+	unsigned int nb;
+
+	for (int waited = 0; (uint16_t)(harness_used_idx(&h, 0) - h.q[0].used_seen) < need &&
+			     waited < HARNESS_TIMEOUT_MS;
+	     waited++)
+		usleep(1000);
+	cr_assert_eq((uint16_t)(harness_used_idx(&h, 0) - h.q[0].used_seen), need,
+		     "%u buffers for %u frames", need, n);
+	for (unsigned int i = 0; i < n; i++) {
+		size_t len = rx_take(got, sizeof(got), &nb);
+
+		make_frame(f, sizes[i], (uint8_t)i);
+		cr_assert_eq(len, NET_HDR_LEN + sizes[i], "frame %u: %zu bytes", i, len);
+		cr_assert_eq(nb, (NET_HDR_LEN + sizes[i] + buf - 1) / buf, "frame %u", i);
+		cr_assert_arr_eq(got + NET_HDR_LEN, f, sizes[i], "frame %u", i);
+	}
+}
+
+static const size_t batch_sizes[] = {60, 1514, 200, 900, 1400, 64, 1000, 333};
+#define NBATCH (sizeof(batch_sizes) / sizeof(batch_sizes[0]))
+
+/*
+ * Frames that queued in the tap while the guest had no buffer go in one batch once it posts
+ * some with one kick: each published whole (the buffers of one frame with one used idx update),
+ * in order, byte for byte, with one interrupt for the batch.
+ */
+Test(net_harness, rx_batch_publishes_whole_frames)
+{
+	unsigned int need;
+
+	cr_assert_eq(harness_activate(&h, F_NET), 0);
+	need = send_frames(batch_sizes, NBATCH, 512);
+	for (int i = 0; i < 32; i++)
+		rx_add(512);
+	harness_kick(&h, 0);
+	take_frames(batch_sizes, NBATCH, 512, need);
+	cr_assert_eq(harness_irqs(&h, 0), 1, "one interrupt for the batch of %zu frames", NBATCH);
+	/* the 18 buffers left are still the device's: more frames go there */
+	need = send_frames(batch_sizes, NBATCH, 512);
+	take_frames(batch_sizes, NBATCH, 512, need);
+	cr_assert_eq(h.needs_reset, 0);
+}
+
+/*
+ * Mergeable buffers, a frame larger than the buffers posted: it takes them and waits for more,
+ * nothing published meanwhile, then arrives whole across old and new buffers.
+ */
+Test(net_harness, rx_frame_waits_for_more_buffers)
+{
+	uint8_t f[1400], got[4096];
+	struct harness_used u;
+	unsigned int nb;
+	size_t n;
+
+	cr_assert_eq(harness_activate(&h, F_NET), 0);
+	rx_buffer(512);
+	rx_buffer(512);
+	make_frame(f, sizeof(f), 4);
+	host_send(f, sizeof(f));
+	cr_assert_eq(harness_wait_used(&h, 0, &u, 300), -ETIMEDOUT);
+	cr_assert_eq(harness_used_idx(&h, 0), 0, "part of a frame was published");
+	rx_buffer(512);
+	rx_buffer(512);
 	n = rx_take(got, sizeof(got), &nb);
-	cr_assert_eq(n, NET_HDR_LEN + 100);
-	cr_assert_arr_eq(got + NET_HDR_LEN, f, 100);
+	cr_assert_eq(n, NET_HDR_LEN + sizeof(f));
+	cr_assert_eq(nb, 3);
+	cr_assert_arr_eq(got + NET_HDR_LEN, f, sizeof(f));
+	/* the fourth buffer stayed with the device: the next frame lands there */
+	cr_assert_eq(rx_check_frame(100, 5), 1);
+	cr_assert_eq(h.needs_reset, 0);
+}
+
+/* The device reports NEEDS_RESET on rx, nothing of the ring published, and takes a reset. */
+static void rx_needs_reset(void)
+{
+	cr_assert_eq(harness_wait_needs_reset(&h, 1, HARNESS_TIMEOUT_MS), 0);
+	cr_assert_eq(h.needs_reset_queue, 0);
+	cr_assert_eq(harness_used_idx(&h, 0), 0);
+	cr_assert_eq(harness_reset(&h), 0);
+	cr_assert(harness_alive(&h));
+}
+
+/* 5.1.6.3: rx buffers are device-writable. A readable one breaks the queue, not the device. */
+Test(net_harness, rx_readable_descriptor_needs_reset)
+{
+	struct harness_buf b = {.len = 2048};
+
+	cr_assert_eq(harness_activate(&h, F_NET), 0);
+	rx_buffer(2048);
+	b.gpa = harness_alloc(&h, 2048);
+	cr_assert_geq(harness_submit(&h, 0, &b, 1, false), 0);
+	rx_needs_reset();
+}
+
+/* 5.1.6.3: a frame's first buffer holds the whole header. One of 8 bytes breaks the queue. */
+Test(net_harness, rx_short_first_buffer_needs_reset)
+{
+	uint8_t f[100];
+
+	cr_assert_eq(harness_activate(&h, F_NET), 0);
+	rx_buffer(8);
+	rx_buffer(2048);
+	make_frame(f, sizeof(f), 6);
+	host_send(f, sizeof(f));
+	rx_needs_reset();
+}
+
+/*
+ * The tap as main opens it, O_NONBLOCK (the device then reads without polling first): frames
+ * that waited for buffers and frames that came later arrive whole, and the device survives the
+ * reads that find the tap empty.
+ */
+Test(net_harness, rx_on_a_nonblocking_tap)
+{
+	int fl = fcntl(tap, F_GETFL);
+	unsigned int need;
+
+	cr_assert_geq(fl, 0);
+	cr_assert_eq(fcntl(tap, F_SETFL, fl | O_NONBLOCK), 0);
+	harness_stop(&h);
+	start_device();
+	cr_assert_eq(harness_activate(&h, F_NET), 0);
+	for (int i = 0; i < 40; i++)
+		rx_add(512);
+	need = send_frames(batch_sizes, NBATCH, 512);
+	harness_kick(&h, 0);
+	take_frames(batch_sizes, NBATCH, 512, need);
+	cr_assert(harness_alive(&h));
+	need = send_frames(batch_sizes, NBATCH, 512);
+	take_frames(batch_sizes, NBATCH, 512, need);
 	cr_assert_eq(h.needs_reset, 0);
 }
