@@ -743,6 +743,11 @@ void device_host_reap(struct device_host *h)
 	while ((pid = waitpid(-1, &status, WNOHANG)) > 0) {
 		struct hosted_device *d = by_pid(h, pid);
 
+		if (pid == h->warden.pid) {
+			log_err("the jail warden (pid %d) exited; no device can be started from now on",
+				(int)pid);
+			h->warden.pid = -1;
+		}
 		if (!d)
 			continue;
 		/* one being unplugged (control thread) was asked to stop; its function goes away */

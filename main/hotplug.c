@@ -148,6 +148,47 @@ static int check_tap_fd(int fd, const char *tap, char *err, size_t errlen)
 	return 0;
 }
 
+static int64_t ms_since(const struct timespec *t)
+{
+	struct timespec now;
+
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	return (int64_t)(now.tv_sec - t->tv_sec) * 1000 + (now.tv_nsec - t->tv_nsec) / 1000000;
+}
+
+/* The empty slot freed longest ago (never used counts as longest), or NULL. */
+static struct hotplug_slot *free_slot(struct hotplug *hp)
+{
+	struct hotplug_slot *best = NULL;
+
+	for (unsigned int i = 0; i < hp->n; i++) {
+		struct hotplug_slot *s = &hp->slots[i];
+
+		if (s->dev || pcie_port_occupied(&s->port))
+			continue;
+		if (!best || s->freed.tv_sec < best->freed.tv_sec ||
+		    (s->freed.tv_sec == best->freed.tv_sec && s->freed.tv_nsec < best->freed.tv_nsec))
+			best = s;
+	}
+	return best;
+}
+
+/* Waits until s has been free HOTPLUG_SLOT_SETTLE_MS (pciehp would drop a card plugged sooner). */
+static void settle(const struct hotplug_slot *s)
+{
+	int64_t left;
+
+	if (s->freed.tv_sec == 0 && s->freed.tv_nsec == 0)
+		return;
+	left = HOTPLUG_SLOT_SETTLE_MS - ms_since(&s->freed);
+	if (left > 0) {
+		struct timespec d = {.tv_sec = left / 1000, .tv_nsec = (left % 1000) * 1000000};
+
+		while (nanosleep(&d, &d) < 0 && errno == EINTR)
+			;
+	}
+}
+
 /* "netN", the first N no device has. */
 static void free_name(struct hotplug *hp, char *name, size_t len, unsigned int *index)
 {
@@ -179,14 +220,13 @@ int hotplug_add_net(struct hotplug *hp, const char *tap, int *fd,
 			return -EBUSY;
 		}
 	}
-	for (unsigned int i = 0; i < hp->n && !s; i++)
-		if (!hp->slots[i].dev && !pcie_port_occupied(&hp->slots[i].port))
-			s = &hp->slots[i];
+	s = free_slot(hp);
 	if (!s) {
 		snprintf(err, errlen, "no free hot-plug slot (the VM has %u; [pci] hotplug_slots)",
 			 hp->n);
 		return -ENOSPC;
 	}
+	settle(s);
 	free_name(hp, name, sizeof(name), &index);
 	nic_default_mac(hp->vm_name, index, mac);
 	spec.name = name;
@@ -286,6 +326,7 @@ int hotplug_remove_net(struct hotplug *hp, const char *tap, bool force, char *er
 	s->dev = NULL;
 	pthread_mutex_unlock(&s->lock);
 	device_host_remove(hp->devices, d);
+	clock_gettime(CLOCK_MONOTONIC, &s->freed);
 	log_info("hotplug-net: %s on %s removed%s", name, tap,
 		 released ? "" : " (forced: the guest had not released it)");
 	device_host_event(hp->devices, MSG_VM_EVENT_NET_HOTPLUG, name, 0, 0, 0, tap);

@@ -15,12 +15,18 @@
 #include <pthread.h>
 #include <stdbool.h>
 #include <stddef.h>
+#include <time.h>
 
 #include "config.h"
 #include "device_host.h"
 #include "msg_vm.h"
 #include "pcie_port.h"
 
+/*
+ * Linux's pciehp ignores presence and link changes for 1 s after it powers a slot off: a slot
+ * is used again only this long after its NIC was removed (add waits for the rest, at most this).
+ */
+#define HOTPLUG_SLOT_SETTLE_MS 2000
 /* How long remove waits for the guest to let go of a NIC: msg_vm.h, HOTPLUG_RELEASE_WAIT_MS. */
 #define HOTPLUG_RELEASE_MS HOTPLUG_RELEASE_WAIT_MS
 
@@ -34,6 +40,7 @@ struct hotplug_slot {
 	struct virtio_pci *vp;		/* what the window decodes to, or NULL */
 	struct hosted_device *dev;	/* the NIC in the slot, or NULL */
 	bool powered;			/* the guest's last Slot Control power */
+	struct timespec freed;		/* CLOCK_MONOTONIC when its last NIC was removed */
 };
 
 struct hotplug {

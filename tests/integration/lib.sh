@@ -93,6 +93,28 @@ start_vmm() {
 	PIDS+=("$VMM_PID")
 }
 
+status_field() { awk -v k="$2:" '$1 == k { print $2 }' "/proc/$1/status"; }
+
+# check_jailed NAME PID: the device process PID meets the jail (issue 4): its seccomp filter,
+# no new privileges, no capability in any set, nobody, its own pid/mnt/net/ipc/uts namespaces
+# (compared with vmm's, VMM_PID), an empty read-only root.
+check_jailed() {
+	local name=$1 pid=$2 cap ns uids
+	check "$name: Seccomp: 2 (filter)" [ "$(status_field "$pid" Seccomp)" = 2 ]
+	check "$name: NoNewPrivs: 1" [ "$(status_field "$pid" NoNewPrivs)" = 1 ]
+	for cap in CapEff CapPrm CapBnd CapAmb CapInh; do
+		check "$name: $cap all zero" [ "$(status_field "$pid" $cap)" = 0000000000000000 ]
+	done
+	uids=$(awk '$1 == "Uid:" { print $2, $3, $4, $5 }' "/proc/$pid/status")
+	check "$name: runs as nobody, real, effective, saved and fs ($uids)" [ "$uids" = "65534 65534 65534 65534" ]
+	for ns in pid mnt net ipc uts; do
+		check "$name: its own $ns namespace" \
+			[ "$(readlink "/proc/$pid/ns/$ns")" != "$(readlink "/proc/$VMM_PID/ns/$ns")" ]
+	done
+	check "$name: its root holds nothing" [ -z "$(ls -A "/proc/$pid/root/")" ]
+	check "$name: its root is read-only" grep -Eq '^[^ ]+ / tmpfs ro,' "/proc/$pid/mounts"
+}
+
 finish() {
 	say "$((CHECKS - FAILURES)) passed, $FAILURES failed"
 	[ "$FAILURES" -eq 0 ]

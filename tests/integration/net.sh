@@ -24,7 +24,6 @@ cleanup_net() {
 trap cleanup_net EXIT
 
 in_ns() { ip netns exec "$NS" "$@"; }
-status_field() { awk -v k="$2:" '$1 == k { print $2 }' "/proc/$1/status"; }
 
 ip netns add "$NS" || { say "FAIL: ip netns add $NS"; exit 1; }
 in_ns ip link set lo up
@@ -92,18 +91,7 @@ import json
 s = json.load(open('$WORK/status.json'))
 print([d for d in s['devices'] if d['name'] == 'net0'][0]['pid'] or '')" 2>/dev/null)
 if [ -n "$pid" ] && [ -d "/proc/$pid" ]; then
-	check "net0: Seccomp: 2 (filter)" [ "$(status_field "$pid" Seccomp)" = 2 ]
-	check "net0: NoNewPrivs: 1" [ "$(status_field "$pid" NoNewPrivs)" = 1 ]
-	for cap in CapEff CapPrm CapBnd CapAmb CapInh; do
-		check "net0: $cap all zero" [ "$(status_field "$pid" $cap)" = 0000000000000000 ]
-	done
-	uids=$(awk '$1 == "Uid:" { print $2, $3, $4, $5 }' "/proc/$pid/status")
-	check "net0: runs as nobody ($uids)" [ "$uids" = "65534 65534 65534 65534" ]
-	for ns in pid mnt net ipc uts; do
-		check "net0: its own $ns namespace" \
-			[ "$(readlink "/proc/$pid/ns/$ns")" != "$(readlink "/proc/$VMM_PID/ns/$ns")" ]
-	done
-	check "net0: its root holds nothing" [ -z "$(ls -A "/proc/$pid/root/")" ]
+	check_jailed net0 "$pid"
 	check "net0: no network interface but lo in its namespace" \
 		[ "$(nsenter -t "$pid" -n ip -o link | awk -F': ' '{ print $2 }' | tr '\n' ' ')" = "lo " ]
 	bad=
