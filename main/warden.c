@@ -30,16 +30,17 @@ struct warden_request {
 
 /* ---- the warden's side ---- */
 
-/* Closes every fd but a and b. */
-static int close_all_but(int a, int b)
+/* Closes every fd but the n in keep (ascending, no repeats). */
+static int close_all_but(const int *keep, unsigned int n)
 {
-	int lo = MIN(a, b), hi = MAX(a, b);
+	unsigned int from = 0;
 
-	if (lo > 0 && syscall(SYS_close_range, 0, lo - 1, 0) < 0)
-		return -errno;
-	if (hi > lo + 1 && syscall(SYS_close_range, lo + 1, hi - 1, 0) < 0)
-		return -errno;
-	return syscall(SYS_close_range, hi + 1, ~0U, 0) < 0 ? -errno : 0;
+	for (unsigned int i = 0; i < n; i++) {
+		if (keep[i] > (int)from && syscall(SYS_close_range, from, keep[i] - 1, 0) < 0)
+			return -errno;
+		from = (unsigned int)keep[i] + 1;
+	}
+	return syscall(SYS_close_range, from, ~0U, 0) < 0 ? -errno : 0;
 }
 
 /* argv from q: argc NUL-terminated strings that fill args exactly, "--jail" first after argv[0]. */
@@ -182,14 +183,27 @@ static void serve(int sock, bool userns, warden_exec_fn exec, void *ctx)
 static void warden_main(int sock, bool userns, int keep_fd, warden_exec_fn exec, void *ctx,
 			pid_t parent)
 {
-	static const int keep[] = {CAP_SYS_ADMIN, CAP_SETUID, CAP_SETGID, CAP_SETPCAP};
+	static const int caps[] = {CAP_SYS_ADMIN, CAP_SETUID, CAP_SETGID, CAP_SETPCAP};
+	/* its socket, keep_fd, and stderr: the devices it starts log there (vmm's own stderr) */
+	int keep[3] = {STDERR_FILENO, sock, keep_fd}, n = keep_fd < 0 ? 2 : 3;
 
 	if (prctl(PR_SET_PDEATHSIG, SIGKILL) < 0 || getppid() != parent)
 		_exit(1);
 	prctl(PR_SET_NAME, "vmm-warden");
-	if (close_all_but(sock, keep_fd < 0 ? sock : keep_fd) < 0)
+
+	for (int i = 1; i < n; i++) /* sort three */
+		for (int j = i; j > 0 && keep[j] < keep[j - 1]; j--) {
+			int t = keep[j];
+
+			keep[j] = keep[j - 1];
+			keep[j - 1] = t;
+		}
+	for (int i = 1; i < n; i++)
+		if (keep[i] == keep[i - 1])
+			_exit(1);
+	if (close_all_but(keep, (unsigned int)n) < 0)
 		_exit(1);
-	if (geteuid() == 0 && caps_keep_only(keep, ARRAY_SIZE(keep)) < 0)
+	if (geteuid() == 0 && caps_keep_only(caps, ARRAY_SIZE(caps)) < 0)
 		_exit(1);
 	serve(sock, userns, exec, ctx);
 }

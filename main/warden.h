@@ -11,7 +11,7 @@
  * caller's exec function in it, and answers with the pid or -errno and main's ends of the
  * tubes.
  *
- * What the warden keeps: its socket, /dev/null, and (when vmm runs as root) only the
+ * What the warden keeps: its socket, /dev/null, stderr (vmm's: the devices log there), and (when vmm runs as root) only the
  * capabilities a device needs to jail itself after exec (CAP_SYS_ADMIN for namespaces, mounts
  * and pivot_root; CAP_SETUID/CAP_SETGID to become nobody; CAP_SETPCAP to empty the bounding
  * set), also as its bounding set. It refuses an argv whose first option is not --jail, so a compromised main

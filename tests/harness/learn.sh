@@ -5,12 +5,14 @@
 set -u
 : "${HARNESS_DIR:?}" "${VMM_POLICY_DIR:?}"
 report=$(mktemp "${TMPDIR:-/tmp}/vmm-learn.XXXXXX")
-trap 'rm -f "$report"' EXIT
+out=$(mktemp "${TMPDIR:-/tmp}/vmm-learn-out.XXXXXX")
+trap 'rm -f "$report" "$out"' EXIT
 status=0
 for t in rng_harness_test blk_harness_test balloon_harness_test hostile_harness_test fds_harness_test net_harness_test; do
-	if ! VMM_HARNESS_LEARN=$report "$HARNESS_DIR/$t" --jobs=1 >/dev/null 2>&1; then
-		echo "FAIL: $t failed against learning devices"
-		VMM_HARNESS_LEARN=/dev/null "$HARNESS_DIR/$t" --jobs=1 2>&1 | tail -20
+	if ! VMM_HARNESS_LEARN=$report "$HARNESS_DIR/$t" --jobs=1 >"$out" 2>&1; then
+		echo "FAIL: $t failed against learning devices; its failures:"
+		grep -E -A4 '\[FAIL\]|Assertion|Crash|ERROR: AddressSanitizer|runtime error' "$out" | head -60
+		tail -n 5 "$out"
 		status=1
 	fi
 done

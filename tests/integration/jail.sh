@@ -61,8 +61,8 @@ check "one jail warden, a child of vmm ($warden)" [ "$(echo $warden | wc -w)" = 
 check "the warden keeps only CAP_SYS_ADMIN, CAP_SETUID, CAP_SETGID, CAP_SETPCAP" \
 	bash -c "[ '$(status_field "${warden:-0}" CapEff 2>/dev/null)' = 00000000002001c0 ] &&
 		[ '$(status_field "${warden:-0}" CapBnd 2>/dev/null)' = 00000000002001c0 ]"
-check "the warden holds 2 fds (its socket to vmm, /dev/null)" \
-	[ "$(ls "/proc/${warden:-0}/fd" 2>/dev/null | wc -l)" = 2 ]
+check "the warden holds 3 fds (its socket to vmm, /dev/null, vmm's stderr for the devices' logs)" \
+	[ "$(ls "/proc/${warden:-0}/fd" 2>/dev/null | wc -l)" = 3 ]
 vcpus=0
 for t in /proc/"$VMM_PID"/task/*; do
 	case $(cat "$t/comm") in

@@ -533,10 +533,11 @@ Test(warden, keeps_four_capabilities)
 	warden_stop(&w);
 }
 
-Test(warden, keeps_only_its_socket_and_the_kept_fd)
+Test(warden, keeps_only_its_socket_the_kept_fd_and_stderr)
 {
-	int keep = devnull(), leak[2], high, fds[8], n = 0;
-	char target[64], comm[32] = "";
+	int keep = devnull(), leak[2], high, fds[8], n = 0, sock = -1;
+	char target[64], ours[64], comm[32] = "";
+	bool has_stderr = false;
 	struct warden w;
 	struct probe p;
 	FILE *f;
@@ -551,17 +552,27 @@ Test(warden, keeps_only_its_socket_and_the_kept_fd)
 	/* it closes the tubes' ends it handed over right after answering: a bounded poll */
 	for (int waited = 0; waited < WAIT_MS; waited += 10) {
 		n = fds_of(w.pid, fds, ARRAY_SIZE(fds));
-		if (n <= 2)
+		if (n <= 3)
 			break;
 		sleep_ms(10);
 	}
-	cr_assert_eq(n, 2, "the warden holds %d fds", n);
-	if (fds[0] != keep)
-		fds[1] = fds[0];
+	/* its socket, the kept fd, and stderr (the devices it starts log on vmm's stderr) */
+	cr_assert_eq(n, 3, "the warden holds %d fds", n);
+	for (int i = 0; i < n; i++) {
+		if (fds[i] == STDERR_FILENO)
+			has_stderr = true;
+		else if (fds[i] != keep)
+			sock = fds[i];
+	}
+	cr_assert(has_stderr, "the warden keeps stderr for its devices");
+	fd_target(w.pid, STDERR_FILENO, target, sizeof(target));
+	fd_target(getpid(), STDERR_FILENO, ours, sizeof(ours));
+	cr_assert_str_eq(target, ours, "its stderr is its parent's");
 	fd_target(w.pid, keep, target, sizeof(target));
 	cr_assert_str_eq(target, "/dev/null");
-	fd_target(w.pid, fds[1], target, sizeof(target));
-	cr_assert_eq(strncmp(target, "socket:[", 8), 0, "fd %d is %s", fds[1], target);
+	cr_assert_geq(sock, 0);
+	fd_target(w.pid, sock, target, sizeof(target));
+	cr_assert_eq(strncmp(target, "socket:[", 8), 0, "fd %d is %s", sock, target);
 	snprintf(target, sizeof(target), "/proc/%d/comm", w.pid);
 	f = fopen(target, "r");
 	cr_assert_not_null(f);
