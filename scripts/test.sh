@@ -28,7 +28,8 @@ bash tests/fuzz/run.sh 200000 || status=1
 # A host without /dev/kvm skipped the guest tests above (loudly). When QEMU can emulate a
 # machine with SVM here, run them for real inside it (tests/nested: an L1 VM with a real
 # /dev/kvm over this host's filesystem). Slow but real: ~12 minutes a build (integration.net's
-# ping and 20 hot-plug cycles take ~6 of them); 20 minutes before a hung machine is retried.
+# ping and 20 hot-plug cycles take ~6 of them; with ASan a pass takes well over 15 minutes, so
+# 30 minutes before a hung machine is retried).
 if [ ! -e /dev/kvm ] && [ "${VMM_NO_NESTED:-0}" != 1 ]; then
 	for b in build build-asan; do
 		echo "=== $b: guest tests inside a nested KVM machine (tests/nested/run.sh) ==="
@@ -39,7 +40,7 @@ if [ ! -e /dev/kvm ] && [ "${VMM_NO_NESTED:-0}" != 1 ]; then
 		# fails is not.
 		for try in 1 2; do
 			rc=0
-			VMM_NESTED_MEM=8192 tests/nested/run.sh --timeout 1200 -- env TMPDIR=/dev/shm \
+			VMM_NESTED_MEM=8192 tests/nested/run.sh --timeout 1800 -- env TMPDIR=/dev/shm \
 				bash -c "cd $b && ASAN_OPTIONS=detect_leaks=1 ctest -L guest --output-on-failure" ||
 				rc=$?
 			if [ $rc -ne 124 ] && [ $rc -ne 125 ]; then
