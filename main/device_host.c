@@ -632,6 +632,14 @@ struct hosted_device *device_host_find(struct device_host *h, const char *name)
 	return NULL;
 }
 
+struct hosted_device *device_host_find_backend(struct device_host *h, const char *backend)
+{
+	for (unsigned int i = 0; i < h->ndevs; i++)
+		if (!h->devs[i]->removed && strcmp(h->devs[i]->backend, backend) == 0)
+			return h->devs[i];
+	return NULL;
+}
+
 struct hosted_device *device_host_find_type(struct device_host *h, const char *type)
 {
 	for (unsigned int i = 0; i < h->ndevs; i++)

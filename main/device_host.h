@@ -151,6 +151,8 @@ void device_host_destroy(struct device_host *h);
 
 /* The device named name, or NULL. */
 struct hosted_device *device_host_find(struct device_host *h, const char *name);
+/* The device whose backend is `backend` (a NIC's tap), or NULL. */
+struct hosted_device *device_host_find_backend(struct device_host *h, const char *backend);
 /* The first device of type ("balloon"), or NULL. */
 struct hosted_device *device_host_find_type(struct device_host *h, const char *type);
 /* Its entry of vmm-ctl status. */

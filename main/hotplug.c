@@ -213,12 +213,10 @@ int hotplug_add_net(struct hotplug *hp, const char *tap, int *fd,
 
 	if (*fd < 0 || check_tap_fd(*fd, tap, err, errlen) < 0)
 		return -EINVAL;
-	for (unsigned int i = 0; i < hp->devices->ndevs; i++) {
-		d = hp->devices->devs[i];
-		if (!d->removed && strcmp(d->backend, tap) == 0) {
-			snprintf(err, errlen, "%s is already in use by this VM (%s)", tap, d->name);
-			return -EBUSY;
-		}
+	d = device_host_find_backend(hp->devices, tap);
+	if (d) {
+		snprintf(err, errlen, "%s is already in use by this VM (%s)", tap, d->name);
+		return -EBUSY;
 	}
 	s = free_slot(hp);
 	if (!s) {
@@ -297,11 +295,7 @@ int hotplug_remove_net(struct hotplug *hp, const char *tap, bool force, char *er
 	int ret;
 
 	if (!s) {
-		d = NULL;
-		for (unsigned int i = 0; i < hp->devices->ndevs && !d; i++)
-			if (!hp->devices->devs[i]->removed &&
-			    strcmp(hp->devices->devs[i]->backend, tap) == 0)
-				d = hp->devices->devs[i];
+		d = device_host_find_backend(hp->devices, tap);
 		if (d)
 			snprintf(err, errlen, "%s is %s's tap from the VM's config, not hot-plugged",
 				 tap, d->name);
