@@ -90,6 +90,8 @@ start_vmm() {
 	fi
 	"$VMM" "$@" >"$out.out" 2>"$out.err" </dev/null &
 	VMM_PID=$!
+	show_on_failure "$out.out" "$(basename "$out").out (the guest's console)"
+	show_on_failure "$out.err" "$(basename "$out").err (vmm's log)"
 	PIDS+=("$VMM_PID")
 }
 
@@ -115,7 +117,19 @@ check_jailed() {
 	check "$name: its root is read-only" grep -Eq '^[^ ]+ / tmpfs ro,' "/proc/$pid/mounts"
 }
 
+# show_on_failure FILE LABEL: when a check failed, finish() prints the end of FILE (a guest's
+# console, vmm's stderr) after everything else, where a log cut to its tail still shows it.
+SHOW_ON_FAILURE=()
+show_on_failure() { SHOW_ON_FAILURE+=("$1" "$2"); }
+
 finish() {
+	local i
+	if [ "$FAILURES" -gt 0 ]; then
+		for ((i = 0; i < ${#SHOW_ON_FAILURE[@]}; i += 2)); do
+			say "---- ${SHOW_ON_FAILURE[i + 1]}, its last ${VMM_TEST_SHOW_LINES:-40} lines ----"
+			tail -n "${VMM_TEST_SHOW_LINES:-40}" "${SHOW_ON_FAILURE[i]}" 2>&1 | sed 's/^/  | /'
+		done
+	fi
 	say "$((CHECKS - FAILURES)) passed, $FAILURES failed"
 	[ "$FAILURES" -eq 0 ]
 	exit $?

@@ -53,6 +53,8 @@ TOML
 ip netns exec "$NS" "$VMM" run --config "$WORK/vm.toml" --jail >"$WORK/one.out" 2>"$WORK/one.err" </dev/null &
 VMM_PID=$!
 PIDS+=("$VMM_PID")
+show_on_failure "$WORK/one.out" "the guest's console"
+show_on_failure "$WORK/one.err" "vmm's log"
 
 if wait_for "$WORK/one.out" 'IP-Config: Complete' "$BOOT_LIMIT"; then
 	pass "the guest kernel configured eth0 on the virtio NIC"
@@ -119,7 +121,7 @@ nic_pid() {
 import json, sys
 s = json.load(sys.stdin)
 n = [d for d in s['devices'] if d['backend'] == '$1']
-print(n[0]['pid'] if n and n[0]['pid'] else '')"
+print(n[0]['pid'] if n and n[0]['pid'] else '')" 2>/dev/null
 }
 driver_ok() {
 	ctl --json status 2>/dev/null | python3 -c "
@@ -127,14 +129,15 @@ import json, sys
 s = json.load(sys.stdin)
 n = [d for d in s['devices'] if d['backend'] == '$1']
 sys.exit(not (n and n[0]['driver_ok'] and n[0]['alive'] and n[0]['pci'].endswith(':00.0')
-	      and not n[0]['pci'].startswith('00:')))"
+	      and not n[0]['pci'].startswith('00:')))" 2>/dev/null
 }
-# bounded poll for a condition
+# bounded poll for a condition; gives up at once when vmm is gone
 until_ok() {
 	local limit=$1 start=$SECONDS
 	shift
 	while [ $((SECONDS - start)) -lt "$limit" ]; do
 		"$@" && return 0
+		kill -0 "$VMM_PID" 2>/dev/null || { say "vmm (pid $VMM_PID) has exited"; return 1; }
 		sleep 0.5
 	done
 	return 1
@@ -209,10 +212,12 @@ for i in $(seq 1 "$cycles"); do
 done
 check "add and remove tap1 $cycles times in a row ($ok done)" [ "$ok" = "$cycles" ]
 check "vmm still runs" kill -0 "$VMM_PID"
-check "no leaked fd in vmm ($fds_before before, $(ls /proc/"$VMM_PID"/fd | wc -l) after)" \
-	[ "$fds_before" -gt 0 ] && [ "$(ls /proc/"$VMM_PID"/fd | wc -l)" = "$fds_before" ]
-check "no leaked process (children of vmm: $procs_before before, $(pgrep -P "$VMM_PID" | wc -l) after)" \
-	[ "$procs_before" -gt 0 ] && [ "$(pgrep -P "$VMM_PID" | wc -l)" = "$procs_before" ]
+fds_after=$(ls /proc/"$VMM_PID"/fd 2>/dev/null | wc -l)
+procs_after=$(pgrep -P "$VMM_PID" | wc -l)
+check "no leaked fd in vmm ($fds_before before, $fds_after after)" \
+	bash -c "kill -0 $VMM_PID && [ $fds_before -gt 0 ] && [ $fds_after = $fds_before ]"
+check "no leaked process (children of vmm: $procs_before before, $procs_after after)" \
+	bash -c "kill -0 $VMM_PID && [ $procs_before -gt 0 ] && [ $procs_after = $procs_before ]"
 check "the guest still answers ping after the cycles" in_ns ping -c 1 -w 60 "$GUEST_IP"
 
 "$VMM_CTL" --socket "$WORK/vm.sock" stop >/dev/null 2>&1
