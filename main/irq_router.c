@@ -1,6 +1,7 @@
 #include "irq_router.h"
 
 #include <errno.h>
+#include <stdatomic.h>
 #include <linux/kvm.h>
 #include <stdlib.h>
 #include <string.h>
@@ -134,6 +135,38 @@ int irq_router_free_gsi(struct irq_router *r, uint32_t gsi)
 	return ret;
 }
 
+#define MSI_ADDR_BASE 0xfeeu	  /* address bits 31:20 */
+#define MSI_DATA_MODE(d) (((d) >> 8) & 7) /* delivery mode */
+#define MSI_MODE_FIXED 0
+#define MSI_MODE_LOWPRI 1
+#define MSI_MODE_NMI 4
+#define MSI_BAD_LOGS 10 /* a guest may program nonsense in a loop: the first ones are logged */
+
+bool irq_router_msi_valid(uint64_t addr, uint32_t data)
+{
+	uint32_t mode = MSI_DATA_MODE(data);
+
+	return ((uint32_t)addr >> 20) == MSI_ADDR_BASE &&
+	       (mode == MSI_MODE_FIXED || mode == MSI_MODE_LOWPRI || mode == MSI_MODE_NMI);
+}
+
+/* The route of m is gone: the guest programmed a message no device may send. Lock held. */
+static int refuse(struct irq_router *r, struct irq_router_msi *m, uint32_t gsi, uint64_t addr,
+		  uint32_t data)
+{
+	static atomic_uint logged;
+
+	if (atomic_fetch_add(&logged, 1) < MSI_BAD_LOGS)
+		log_warn("GSI %u: refused the MSI address 0x%llx data 0x%x (delivery mode %u): "
+			 "not an interrupt a device may send", gsi, (unsigned long long)addr, data,
+			 MSI_DATA_MODE(data));
+	if (m->routed) {
+		m->routed = false;
+		commit(r);
+	}
+	return -EINVAL;
+}
+
 int irq_router_msi_route(struct irq_router *r, uint32_t gsi, uint64_t addr, uint32_t data)
 {
 	struct irq_router_msi *m, old;
@@ -143,6 +176,8 @@ int irq_router_msi_route(struct irq_router *r, uint32_t gsi, uint64_t addr, uint
 	m = slot(r, gsi);
 	if (!m) {
 		ret = -EINVAL;
+	} else if (!irq_router_msi_valid(addr, data)) {
+		ret = refuse(r, m, gsi, addr, data);
 	} else if (!m->routed || m->addr != addr || m->data != data) {
 		old = *m;
 		m->routed = true;

@@ -48,8 +48,16 @@ int irq_router_alloc_gsi(struct irq_router *r, uint32_t *gsi);
 /* Drops gsi's route (committing the table if it had one) and frees it. Unbind irqfds first. */
 int irq_router_free_gsi(struct irq_router *r, uint32_t gsi);
 /*
+ * Whether (addr, data) is an interrupt message a device may send: to the local APICs (address
+ * bits 31:20 are 0xfee) with delivery mode fixed, lowest priority or NMI. SMI, INIT, SIPI and
+ * ExtINT (and the reserved mode) would stop, reset or restart a vCPU; elsewhere the write would
+ * be a memory write, which no device of ours does. Linux never programs either.
+ */
+bool irq_router_msi_valid(uint64_t addr, uint32_t data);
+/*
  * Points an allocated gsi at the MSI (addr, data) and commits the table, unless the route is
- * already that. On failure the old route stays. Returns 0, -EINVAL (not allocated) or -errno.
+ * already that. On failure the old route stays. Returns 0, -EINVAL (not allocated, or not a
+ * valid message: then gsi has no route any more, logged) or -errno.
  */
 int irq_router_msi_route(struct irq_router *r, uint32_t gsi, uint64_t addr, uint32_t data);
 

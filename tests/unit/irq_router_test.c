@@ -217,3 +217,37 @@ Test(irq_router, real_ioctl_reports_errno)
 	cr_assert_eq(irq_router_irqfd_bind(&k, 3, 24), -EBADF);
 	irq_router_destroy(&k);
 }
+
+/* Delivery modes (data bits 10:8) a device may use: fixed, lowest priority, NMI. */
+Test(irq_router, msi_valid_only_interrupts_to_the_apics)
+{
+	cr_assert(irq_router_msi_valid(0xfee00000, 0x4021));	   /* fixed, level-assert bit */
+	cr_assert(irq_router_msi_valid(0xfee01008, 0x0130));	   /* lowest priority */
+	cr_assert(irq_router_msi_valid(0xfee00000, 0x0400));	   /* NMI */
+	cr_assert(irq_router_msi_valid(0x1fee01000ull, 0x22));	   /* extended destination */
+	cr_assert_not(irq_router_msi_valid(0xfee00000, 0x0200)); /* SMI */
+	cr_assert_not(irq_router_msi_valid(0xfee00000, 0x0300)); /* reserved */
+	cr_assert_not(irq_router_msi_valid(0xfee00000, 0x0500)); /* INIT */
+	cr_assert_not(irq_router_msi_valid(0xfee00000, 0x0600)); /* SIPI */
+	cr_assert_not(irq_router_msi_valid(0xfee00000, 0x0700)); /* ExtINT */
+	cr_assert_not(irq_router_msi_valid(0, 0));		   /* a write to RAM */
+	cr_assert_not(irq_router_msi_valid(0xfed00000, 0x21));
+}
+
+Test(irq_router, invalid_msi_drops_the_route)
+{
+	uint32_t gsi;
+
+	irq_router_alloc_gsi(&r, &gsi);
+	cr_assert_eq(irq_router_msi_route(&r, gsi, 0xfee00000, 0x0500), -EINVAL, "INIT refused");
+	cr_assert_eq(f.commits, 0, "no route was set");
+	cr_assert_eq(irq_router_msi_route(&r, gsi, 0xfee00000, 0x41), 0);
+	cr_assert_eq(f.commits, 1);
+	cr_assert_eq(f.nr, 24 + 16 + 1);
+	/* the guest rewrites the vector into nonsense: the old message is not delivered any more */
+	cr_assert_eq(irq_router_msi_route(&r, gsi, 0, 0x41), -EINVAL);
+	cr_assert_eq(f.commits, 2);
+	cr_assert_eq(f.nr, 24 + 16, "the route is gone from the table");
+	cr_assert_eq(irq_router_msi_route(&r, gsi, 0xfee00000, 0x41), 0, "a valid one again");
+	cr_assert_eq(f.nr, 24 + 16 + 1);
+}
