@@ -5,11 +5,13 @@
 #include <linux/if.h>
 #include <linux/if_tun.h>
 #include <linux/kvm.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/ioctl.h>
 #include <time.h>
 
+#include "irq_router.h"
 #include "log.h"
 #include "nic.h"
 #include "util.h"
@@ -43,27 +45,51 @@ static const struct bus_ops window_ops = {.read = window_read, .write = window_w
 
 /* ---- the ports' callbacks (PCI root lock held) ---- */
 
+#define HOTPLUG_BAD_MSI_LOGS 10 /* the first refused messages are logged, not a guest's every one */
+
 static void port_msi(void *ctx, uint64_t addr, uint32_t data)
 {
 	struct hotplug_slot *s = ctx;
 	struct kvm_msi msi = {
 	    .address_lo = (uint32_t)addr, .address_hi = (uint32_t)(addr >> 32), .data = data};
+	static atomic_uint refused;
 
+	if (!irq_router_msi_valid(addr, data)) {
+		if (atomic_fetch_add(&refused, 1) < HOTPLUG_BAD_MSI_LOGS)
+			log_warn("hot-plug slot %u: the guest's MSI address 0x%llx data 0x%x is "
+				 "not an interrupt a device may send; not sent",
+				 (unsigned int)(s - s->hp->slots), (unsigned long long)addr, data);
+		return;
+	}
 	if (ioctl(s->hp->vm_fd, KVM_SIGNAL_MSI, &msi) < 0)
 		log_warn_errno("hot-plug slot %u: KVM_SIGNAL_MSI", (unsigned int)(s - s->hp->slots));
+}
+
+/* A Slot Control change the remove path waits for (wait_released()). */
+static void slot_note(struct hotplug_slot *s, bool *field, bool value)
+{
+	pthread_mutex_lock(&s->hp->lock);
+	*field = value;
+	pthread_cond_broadcast(&s->hp->cond);
+	pthread_mutex_unlock(&s->hp->lock);
 }
 
 static void port_power(void *ctx, bool on)
 {
 	struct hotplug_slot *s = ctx;
 
-	pthread_mutex_lock(&s->hp->lock);
-	s->powered = on;
-	pthread_cond_broadcast(&s->hp->cond);
-	pthread_mutex_unlock(&s->hp->lock);
+	slot_note(s, &s->powered, on);
 }
 
-static const struct pcie_port_ops port_ops = {.msi = port_msi, .power = port_power};
+static void port_indicator(void *ctx, bool off)
+{
+	struct hotplug_slot *s = ctx;
+
+	slot_note(s, &s->dark, off);
+}
+
+static const struct pcie_port_ops port_ops = {
+    .msi = port_msi, .power = port_power, .indicator = port_indicator};
 
 int hotplug_init(struct hotplug *hp, unsigned int n, struct pci_root *root, struct bus *mmio,
 		 int vm_fd, struct device_host *devices, const char *vm_name)
@@ -88,6 +114,7 @@ int hotplug_init(struct hotplug *hp, unsigned int n, struct pci_root *root, stru
 		unsigned int slot;
 
 		s->hp = hp;
+		s->dark = true; /* Slot Control starts with power and indicators off */
 		pthread_mutex_init(&s->lock, NULL);
 		hp->n = i + 1;
 		ret = pci_mmio_alloc(root, PCIE_PORT_WINDOW_ALIGN, &c.mem_base);
@@ -265,23 +292,42 @@ int hotplug_add_net(struct hotplug *hp, const char *tap, int *fd,
 	return 0;
 }
 
-/* Waits (bounded) for the guest to power the slot off. True when it did. */
+static struct timespec deadline(int ms)
+{
+	struct timespec t;
+
+	clock_gettime(CLOCK_MONOTONIC, &t);
+	t.tv_sec += ms / 1000;
+	t.tv_nsec += (long)(ms % 1000) * 1000000;
+	if (t.tv_nsec >= 1000000000) {
+		t.tv_sec++;
+		t.tv_nsec -= 1000000000;
+	}
+	return t;
+}
+
+/*
+ * Waits (bounded) for the guest to power the slot off, then (bounded again) for it to finish
+ * with the slot: power indicator off. True when the slot was powered off.
+ */
 static bool wait_released(struct hotplug *hp, struct hotplug_slot *s, int ms)
 {
-	struct timespec until;
+	struct timespec until = deadline(ms);
 	bool off;
 
-	clock_gettime(CLOCK_MONOTONIC, &until);
-	until.tv_sec += ms / 1000;
-	until.tv_nsec += (long)(ms % 1000) * 1000000;
-	if (until.tv_nsec >= 1000000000) {
-		until.tv_sec++;
-		until.tv_nsec -= 1000000000;
-	}
 	pthread_mutex_lock(&hp->lock);
 	while (s->powered && pthread_cond_timedwait(&hp->cond, &hp->lock, &until) == 0)
 		;
 	off = !s->powered;
+	if (off) {
+		until = deadline(HOTPLUG_INDICATOR_MS);
+		while (!s->dark && !s->powered &&
+		       pthread_cond_timedwait(&hp->cond, &hp->lock, &until) == 0)
+			;
+		if (!s->dark)
+			log_info("hot-plug slot %u: the guest left the power indicator on",
+				 (unsigned int)(s - hp->slots));
+	}
 	pthread_mutex_unlock(&hp->lock);
 	return off;
 }

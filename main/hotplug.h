@@ -29,6 +29,12 @@
 #define HOTPLUG_SLOT_SETTLE_MS 2000
 /* How long remove waits for the guest to let go of a NIC: msg_vm.h, HOTPLUG_RELEASE_WAIT_MS. */
 #define HOTPLUG_RELEASE_MS HOTPLUG_RELEASE_WAIT_MS
+/*
+ * After the power-off, how long remove waits for the guest to turn the power indicator off,
+ * the end of its work on the slot (Linux: 1 s later). A guest that never does is not waited
+ * for longer: the power-off already released the function.
+ */
+#define HOTPLUG_INDICATOR_MS 3000
 
 struct hotplug;
 
@@ -40,6 +46,7 @@ struct hotplug_slot {
 	struct virtio_pci *vp;		/* what the window decodes to, or NULL */
 	struct hosted_device *dev;	/* the NIC in the slot, or NULL */
 	bool powered;			/* the guest's last Slot Control power */
+	bool dark;			/* its power indicator is off */
 	struct timespec freed;		/* CLOCK_MONOTONIC when its last NIC was removed */
 };
 
@@ -49,7 +56,7 @@ struct hotplug {
 	int vm_fd;
 	struct device_host *devices;
 	const char *vm_name;
-	pthread_mutex_t lock; /* powered, with cond */
+	pthread_mutex_t lock; /* powered and dark, with cond */
 	pthread_cond_t cond;
 };
 

@@ -58,6 +58,8 @@
 #define SLTCTL_EVENTS 0x001f /* ABPE, PFDE, MRLSCE, PDCE, CCIE: same bits as their events */
 #define SLTCTL_HPIE 0x0020
 #define SLTCTL_PCC_OFF 0x0400 /* power controller control: 1 is off */
+#define SLTCTL_PIC 0x0300     /* power indicator control */
+#define SLTCTL_PIC_OFF 0x0300
 #define SLTCTL_DLLSCE 0x1000
 #define SLTCTL_DEFAULT 0x07c0 /* indicators off, power off */
 #define SLTCTL_WMASK 0x17fb   /* all but MRLSCE (no MRL), EIC (no interlock) */
@@ -149,14 +151,21 @@ static void set_presence(struct pcie_port *port, bool present)
 	update_irq(port);
 }
 
+static bool power_indicator_off(const struct pcie_port *port)
+{
+	return (reg(port, port->exp + EXP_SLTCTL, 2) & SLTCTL_PIC) == SLTCTL_PIC_OFF;
+}
+
 static void cfg_write(void *ctx, struct pci_device *d, uint32_t off, uint32_t len, uint32_t val)
 {
 	struct pcie_port *port = ctx;
-	bool was_on = powered(port);
+	bool was_on = powered(port), was_dark = power_indicator_off(port);
 
 	pci_cfg_write(d, off, len, val);
 	if (powered(port) != was_on && port->ops->power)
 		port->ops->power(port->ctx, !was_on);
+	if (power_indicator_off(port) != was_dark && port->ops->indicator)
+		port->ops->indicator(port->ctx, !was_dark);
 	update_irq(port);
 }
 

@@ -43,9 +43,11 @@
  *   remove  pcie_port_request_unplug(): ABP -> MSI. pciehp blinks the power indicator and
  *           waits 5 s (a second press in that time cancels: do not press again until then),
  *           then unbinds the driver, removes the function and writes Power Controller
- *           Control off -> ops->power(false): the guest has released it. Then main calls
- *           pcie_port_remove(): PDS, DLLLA clear, PDC, DLLSC -> MSI, which pciehp (slot off)
- *           ignores (it drops link and presence changes for 1 s after a power off).
+ *           Control off -> ops->power(false): the guest has released it. It waits 1 s, drops
+ *           the link and presence changes of that second, and turns the power indicator off
+ *           -> ops->indicator(true): done with the slot. Then main calls pcie_port_remove():
+ *           PDS, DLLLA clear, PDC, DLLSC -> MSI; pciehp (slot off, empty) has nothing to do.
+ *           (QEMU removes on the same condition: power and power indicator off.)
  *   force   pcie_port_remove() on a slot that is on: the function disappears at once; pciehp
  *           sees the link go down, removes the function (surprise) and switches the slot
  *           off -> ops->power(false) with the slot already empty.
@@ -71,6 +73,8 @@ struct pcie_port_ops {
 	void (*msi)(void *ctx, uint64_t addr, uint32_t data);
 	/* The guest switched slot power (Slot Control); off: it has let go of the function. */
 	void (*power)(void *ctx, bool on);
+	/* The guest turned the power indicator off (off) or on/blinking; optional. */
+	void (*indicator)(void *ctx, bool off);
 };
 
 struct pcie_port_config {

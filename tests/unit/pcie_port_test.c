@@ -88,7 +88,18 @@ static void on_stop(void *ctx, enum vm_stop_reason why)
 	(void)why;
 }
 
-static const struct pcie_port_ops ops = {.msi = on_msi, .power = on_power};
+static unsigned int indicators;
+static bool dark = true; /* the power indicator is off */
+
+static void on_indicator(void *ctx, bool off)
+{
+	(void)ctx;
+	indicators++;
+	dark = off;
+}
+
+static const struct pcie_port_ops ops = {
+    .msi = on_msi, .power = on_power, .indicator = on_indicator};
 
 static struct pcie_port_config config(void)
 {
@@ -200,7 +211,8 @@ static void setup(void)
 {
 	struct pcie_port_config c = config();
 
-	msis = powers = 0;
+	msis = powers = indicators = 0;
+	dark = true;
 	power_on = false;
 	pci_root_init(&root, (struct vm_stopper){.stop = on_stop});
 	cr_assert_eq(pcie_port_init(&port, &root, &c, &ops, NULL), 0);
@@ -605,10 +617,15 @@ Test(pcie_port, linux_pciehp_sequence_repeats)
 		cr_assert_eq(pcie_port_request_unplug(&port), 0);
 		cr_assert_eq(msis, m + 2);
 		cr_assert_eq(linux_isr(), SLTSTA_ABP);
+		cr_assert_not(dark, "blinking");
 		/* five seconds later: pciehp_disable_slot() */
 		power_slot(false);
 		cr_assert_not(power_on);
+		cr_assert_not(dark, "power off comes before the indicator");
+		/* remove_board(): msleep(1000), then the power indicator off: done with the slot */
 		slot_cmd(0x0300, SLTCTL_PIC);
+		cr_assert(dark);
+		cr_assert_eq(indicators, 2 * round + 2, "one call per change: on (blinking), off");
 		cr_assert_eq(pcie_port_remove(&port), 0);
 		cr_assert_eq(msis, m + 3);
 		cr_assert_eq(linux_isr(), SLTSTA_PDC | SLTSTA_DLLSC);
