@@ -48,6 +48,19 @@ if [ ! -e /dev/kvm ] && [ "${VMM_NO_NESTED:-0}" != 1 ]; then
 			fi
 			echo "=== $b: the nested machine did not finish (exit $rc), try $try of 2 ==="
 		done
+		# The emulated machine has also been seen to kill a guest's vCPU (a triple fault
+		# or an emulation failure of the L2 guest, in vmm's log as KVM_EXIT_SHUTDOWN or
+		# KVM_EXIT_INTERNAL_ERROR) once in many runs that pass here: then the failed tests,
+		# and only those, run once more. It is said loudly; any other failure stands.
+		if [ $rc -ne 0 ] && [ $rc -ne 124 ] && [ $rc -ne 125 ] &&
+			grep -Eq 'KVM_EXIT_(SHUTDOWN|INTERNAL_ERROR)' "$b/Testing/Temporary/LastTest.log" 2>/dev/null; then
+			echo "=== $b: WARNING: a guest's vCPU died inside the nested machine (see above);"
+			echo "=== $b: the failed guest tests once more (a real KVM host does not get this) ==="
+			rc=0
+			VMM_NESTED_MEM=8192 tests/nested/run.sh --timeout 1800 -- env TMPDIR=/dev/shm \
+				bash -c "cd $b && ASAN_OPTIONS=detect_leaks=1 ctest --rerun-failed --output-on-failure" ||
+				rc=$?
+		fi
 		[ $rc -eq 0 ] || status=1
 	done
 fi
