@@ -592,16 +592,13 @@ out_close:
 	return ret;
 }
 
+/* devs_lock held: an entry cannot be given to another device meanwhile (new_device()). */
 static struct hosted_device *by_pid(struct device_host *h, pid_t pid)
 {
-	struct hosted_device *d = NULL;
-
-	pthread_mutex_lock(&h->devs_lock);
-	for (unsigned int i = 0; i < h->ndevs && !d; i++)
+	for (unsigned int i = 0; i < h->ndevs; i++)
 		if (h->devs[i]->pid == pid)
-			d = h->devs[i];
-	pthread_mutex_unlock(&h->devs_lock);
-	return d;
+			return h->devs[i];
+	return NULL;
 }
 
 /* A SECCOMP_TRAP the device sent before it exited, if any is waiting on its ctrl tube. */
@@ -749,27 +746,35 @@ void device_host_reap(struct device_host *h)
 	pid_t pid;
 
 	while ((pid = waitpid(-1, &status, WNOHANG)) > 0) {
-		struct hosted_device *d = by_pid(h, pid);
+		struct hosted_device *d;
 
 		if (pid == h->warden.pid) {
 			log_err("the jail warden (pid %d) exited; no device can be started from now on",
 				(int)pid);
 			h->warden.pid = -1;
 		}
-		if (!d)
-			continue;
+		/*
+		 * Found and marked under devs_lock: the control thread may be removing this
+		 * device, and may then give its entry to the next hot-plugged one, whose death
+		 * this is not.
+		 */
+		pthread_mutex_lock(&h->devs_lock);
+		d = by_pid(h, pid);
 		/* one being unplugged (control thread) was asked to stop; its function goes away */
-		if (atomic_load(&d->removing)) {
+		if (d && (atomic_load(&d->removing) || d->removed)) {
 			d->pid = -1;
-			continue;
+			d = NULL;
 		}
-		if (d->alive)
-			report_death(d, status);
-		d->alive = false;
-		d->pid = -1;
-		/* The driver sees a device that needs a reset and will not get one. */
-		if (d->vp_ready)
-			virtio_pci_set_needs_reset(&d->vp);
+		if (d) {
+			if (d->alive)
+				report_death(d, status);
+			d->alive = false;
+			d->pid = -1;
+			/* The driver sees a device that needs a reset and will not get one. */
+			if (d->vp_ready)
+				virtio_pci_set_needs_reset(&d->vp);
+		}
+		pthread_mutex_unlock(&h->devs_lock);
 	}
 }
 
