@@ -53,7 +53,7 @@ enabled = true
 stats_interval_s = 1
 TOML
 start_vmm "$WORK/vm" run --config "$WORK/vm.toml"
-if wait_for "$WORK/vm.out" 'Run /init as init process' "$BOOT_LIMIT"; then
+if wait_for "$WORK/vm.out" 'Run /init as init process' "$BOOT_LIMIT" "$VMM_PID"; then
 	pass "the VM boots with a control socket"
 else
 	fail "the VM boots with a control socket"

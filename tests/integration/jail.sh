@@ -34,7 +34,7 @@ fds_ok() {
 truncate -s 16M "$WORK/disk.img"
 start_vmm "$WORK/one" run --kernel "$GUEST_DIR/vmlinux" --initrd "$GUEST_DIR/initramfs-spin.cpio" \
 	--memory 256 --cpus 2 --disk "$WORK/disk.img" --cmdline "$CMDLINE" --jail
-if wait_for "$WORK/one.out" 'Run /init as init process' "$BOOT_LIMIT"; then
+if wait_for "$WORK/one.out" 'Run /init as init process' "$BOOT_LIMIT" "$VMM_PID"; then
 	pass "a jailed VM boots to /init"
 else
 	fail "a jailed VM boots to /init"
@@ -94,7 +94,7 @@ if [ "${VMM_TEST_HOOKS:-OFF}" = ON ]; then
 		fail "rng0 calling openat is killed and reported"
 		tail -n 20 "$WORK/two.err"
 	fi
-	wait_for "$WORK/two.out" 'Run /init as init process' "$BOOT_LIMIT" &&
+	wait_for "$WORK/two.out" 'Run /init as init process' "$BOOT_LIMIT" "$VMM_PID" &&
 		pass "the guest goes on booting after its rng device died" ||
 		fail "the guest goes on booting after its rng device died"
 	check "vmm is still running" kill -0 "$VMM_PID"

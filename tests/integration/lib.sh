@@ -49,12 +49,18 @@ require_file() {
 	fi
 }
 
-# wait_for FILE REGEX SECONDS: a bounded poll for a line in a growing file.
+# wait_for FILE REGEX SECONDS [PID]: a bounded poll for a line in a growing file; with PID
+# (the vmm writing it), it gives up as soon as that process has exited without the line.
 wait_for() {
-	local file=$1 re=$2 limit=$3 start=$SECONDS
+	local file=$1 re=$2 limit=$3 pid=${4:-} start=$SECONDS
 	while [ $((SECONDS - start)) -lt "$limit" ]; do
 		if grep -Eq -- "$re" "$file" 2>/dev/null; then
 			return 0
+		fi
+		if [ -n "$pid" ] && ! kill -0 "$pid" 2>/dev/null; then
+			grep -Eq -- "$re" "$file" 2>/dev/null && return 0
+			say "pid $pid exited after $((SECONDS - start))s without /$re/ in $file"
+			return 1
 		fi
 		sleep 0.2
 	done

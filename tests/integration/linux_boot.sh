@@ -27,7 +27,7 @@ cmdline = "$BASE_CMDLINE vmm.test=boot-one"
 mode = "stdio"
 TOML
 start_vmm "$WORK/one" run --config "$WORK/vm.toml"
-if wait_for "$WORK/one.out" 'Run /init as init process' "$BOOT_LIMIT"; then
+if wait_for "$WORK/one.out" 'Run /init as init process' "$BOOT_LIMIT" "$VMM_PID"; then
 	pass "vmlinux (PVH) reaches Run /init"
 else
 	fail "vmlinux (PVH) reaches Run /init"
@@ -50,7 +50,7 @@ check "the kernel panicked on init's exit" grep -q 'Attempted to kill init' "$WO
 # operator stops it with SIGTERM.
 start_vmm "$WORK/two" run --kernel "$GUEST_DIR/bzImage" --initrd "$GUEST_DIR/initramfs-spin.cpio" \
 	--cpus 1 --memory 256 --cmdline "$BASE_CMDLINE vmm.test=boot-two"
-if wait_for "$WORK/two.out" 'Run /init as init process' "$BOOT_LIMIT"; then
+if wait_for "$WORK/two.out" 'Run /init as init process' "$BOOT_LIMIT" "$VMM_PID"; then
 	pass "bzImage reaches Run /init"
 else
 	fail "bzImage reaches Run /init"

@@ -56,7 +56,7 @@ PIDS+=("$VMM_PID")
 show_on_failure "$WORK/one.out" "the guest's console"
 show_on_failure "$WORK/one.err" "vmm's log"
 
-if wait_for "$WORK/one.out" 'IP-Config: Complete' "$BOOT_LIMIT"; then
+if wait_for "$WORK/one.out" 'IP-Config: Complete' "$BOOT_LIMIT" "$VMM_PID"; then
 	pass "the guest kernel configured eth0 on the virtio NIC"
 else
 	fail "the guest kernel configured eth0 on the virtio NIC"
@@ -155,7 +155,7 @@ if ! kill -0 "$VMM_PID" 2>/dev/null; then
 	finish
 fi
 check "the guest's console shows the slot's card present" 	until_ok 120 bash -c "[ \$(grep -Ec 'Card present' '$WORK/one.out') -gt $present_before ]"
-check "the guest's console shows the new virtio device enabled" 	wait_for "$WORK/one.out" 'virtio-pci 0000:0[1-9]:00\.0: enabling device' 120
+check "the guest's console shows the new virtio device enabled" 	wait_for "$WORK/one.out" 'virtio-pci 0000:0[1-9]:00\.0: enabling device' 120 "$VMM_PID"
 check "status: the new NIC on tap1 behind a root port, DRIVER_OK" until_ok 120 driver_ok tap1
 pid1=$(nic_pid tap1)
 check "the hot-plugged NIC's device is jailed like the others (Seccomp 2, no caps, nobody)" 	bash -c "[ -n '$pid1' ] && grep -q '^Seccomp:.2' /proc/$pid1/status &&

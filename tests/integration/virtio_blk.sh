@@ -68,7 +68,7 @@ read_only = true
 id = "mbr-disk"
 TOML
 start_vmm "$WORK/one" run --config "$WORK/vm.toml"
-if wait_for "$WORK/one.out" 'virtio_blk virtio[0-9]+: \[vda\]' "$BOOT_LIMIT"; then
+if wait_for "$WORK/one.out" 'virtio_blk virtio[0-9]+: \[vda\]' "$BOOT_LIMIT" "$VMM_PID"; then
 	pass "the first disk is probed as vda"
 else
 	fail "the first disk is probed as vda"
@@ -109,7 +109,7 @@ mkfs.ext4 -q -F "$WORK/ro.img" 16M
 root_sum=$(sha256sum <"$WORK/ro.img")
 start_vmm "$WORK/two" run --kernel "$GUEST_DIR/vmlinux" --memory 256 --no-rng \
 	--disk "$WORK/ro.img,ro" --cmdline "$CMDLINE root=/dev/vda ro panic=0"
-if wait_for "$WORK/two.out" 'Mounted root \(ext4 filesystem\) readonly' "$BOOT_LIMIT"; then
+if wait_for "$WORK/two.out" 'Mounted root \(ext4 filesystem\) readonly' "$BOOT_LIMIT" "$VMM_PID"; then
 	pass "a read-only disk mounts read-only"
 else
 	fail "a read-only disk mounts read-only"
