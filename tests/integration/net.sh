@@ -143,6 +143,9 @@ until_ok() {
 	return 1
 }
 
+# a listener for the hot-plug events, from before the first add
+ctl events >"$WORK/events.out" 2>"$WORK/events.err" &
+PIDS+=("$!")
 present_before=$(console_count 'Card present')
 if ctl hotplug-net add tap1 >"$WORK/add.out" 2>&1; then
 	pass "hotplug-net add tap1: $(tr '\n' ' ' <"$WORK/add.out")"
@@ -158,6 +161,7 @@ check "the guest's console shows the slot's card present" 	until_ok 120 bash -c 
 check "the guest's console shows the new virtio device enabled" 	wait_for "$WORK/one.out" 'virtio-pci 0000:0[1-9]:00\.0: enabling device' 120 "$VMM_PID"
 check "status: the new NIC on tap1 behind a root port, DRIVER_OK" until_ok 120 driver_ok tap1
 pid1=$(nic_pid tap1)
+check "events: net-hotplug net1 added (tap1)" wait_for "$WORK/events.out" ' net-hotplug net1 added \(tap1\)$' 30
 check "the hot-plugged NIC's device is jailed like the others (Seccomp 2, no caps, nobody)" 	bash -c "[ -n '$pid1' ] && grep -q '^Seccomp:.2' /proc/$pid1/status &&
 		grep -q '^CapEff:.0000000000000000' /proc/$pid1/status &&
 		grep -Eq '^Uid:.65534.65534.65534.65534' /proc/$pid1/status"
@@ -189,6 +193,7 @@ else
 	fail "hotplug-net remove tap1: $(cat "$WORK/rm.out")"
 fi
 check "the guest's console shows the card going" 	bash -c "[ \$(grep -Ec 'Card not present|Powering off due to button press' '$WORK/one.out') -gt $gone_before ]"
+check "events: net-hotplug net1 removed (tap1)" wait_for "$WORK/events.out" ' net-hotplug net1 removed \(tap1\)$' 30
 check "tap1's device process is gone" bash -c "[ -n '$pid1' ] && ! kill -0 $pid1 2>/dev/null"
 check "status no longer lists tap1" bash -c "ip netns exec $NS '$VMM_CTL' --socket '$WORK/vm.sock' --json status >'$WORK/st.json' &&
 	! grep -q tap1 '$WORK/st.json'"
