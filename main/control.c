@@ -177,6 +177,8 @@ static void listener_request(struct control *c, const struct vm_request *q, stru
 			c->listeners[i].used = true;
 			c->listeners[i].events |= q->listener.events;
 			snprintf(c->listeners[i].path, sizeof(c->listeners[i].path), "%s", path);
+			log_info("control socket: listener %s registered (events 0x%x)", path,
+				 c->listeners[i].events);
 		}
 	} else if (i < 0) {
 		msg_vm_error(r, -ENOENT, "no listener at %s", path);

@@ -12,8 +12,8 @@ PKGS=(
 	# test guest: kernel from Debian's source, initramfs tools, disk images
 	linux-source-6.1 bc bison flex libelf-dev libssl-dev cpio xz-utils lz4
 	busybox-static e2fsprogs fio
-	# guest tests: network namespaces, taps
-	iproute2 iputils-ping
+	# shell tests: JSON checks (python3); guest tests: network namespaces, taps
+	python3 iproute2 iputils-ping
 	# benchmarks (the anchor), and tests/nested on hosts without /dev/kvm
 	qemu-system-x86 kmod
 )

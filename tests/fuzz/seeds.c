@@ -211,14 +211,19 @@ static void vm_memory_seeds(void)
 	mem_resp(&r);
 }
 
-static void vm_req(struct vm_request *m)
+static void vm_req_named(struct vm_request *m, unsigned int nfds, const char *name)
 {
 	uint8_t wire[MSG_MAX_SIZE];
 	size_t len;
 
-	check(msg_vm_encode_request(m, 0, wire, sizeof(wire), &len), msg_vm_name(m->hdr.type));
-	put("vm", msg_vm_name(m->hdr.type), 0, wire, len);
+	check(msg_vm_encode_request(m, nfds, wire, sizeof(wire), &len), name);
+	put("vm", name, nfds, wire, len);
 	memset(m, 0, sizeof(*m));
+}
+
+static void vm_req(struct vm_request *m)
+{
+	vm_req_named(m, 0, msg_vm_name(m->hdr.type));
 }
 
 static void vm_resp(struct vm_response *m, const char *name)
@@ -236,7 +241,8 @@ static void vm_seeds(void)
 	static const uint32_t bare[] = {
 	    MSG_VM_EXIT,       MSG_VM_SUSPEND_VCPUS, MSG_VM_RESUME_VCPUS,
 	    MSG_VM_SUSPEND_VM, MSG_VM_RESUME_VM,     MSG_VM_VCPU_PID_TID,
-	    MSG_VM_POWERBTN,   MSG_VM_SLEEPBTN,	     MSG_VM_MAKE_RT};
+	    MSG_VM_POWERBTN,   MSG_VM_SLEEPBTN,	     MSG_VM_MAKE_RT,
+	    MSG_VM_STATUS,     MSG_VM_CTRL_ALT_DEL};
 	struct vm_request q = {0};
 	struct vm_response r = {0};
 	size_t i;
@@ -251,9 +257,16 @@ static void vm_seeds(void)
 	q.hdr.type = MSG_VM_DISK;
 	q.disk = (struct msg_vm_disk){.index = 1, .op = MSG_VM_DISK_RESIZE, .size = 1 << 30};
 	vm_req(&q);
+	/* ADD carries the tap's fd; REMOVE none */
 	q.hdr.type = MSG_VM_HOTPLUG_NET;
+	q.hotplug_net.op = MSG_VM_NET_ADD;
 	msg_set_str(q.hotplug_net.tap, sizeof(q.hotplug_net.tap), "tap0");
-	vm_req(&q);
+	vm_req_named(&q, 1, "HOTPLUG_NET_ADD");
+	q.hdr.type = MSG_VM_HOTPLUG_NET;
+	q.hotplug_net.op = MSG_VM_NET_REMOVE;
+	q.hotplug_net.flags = MSG_VM_NET_FORCE;
+	msg_set_str(q.hotplug_net.tap, sizeof(q.hotplug_net.tap), "tap0");
+	vm_req_named(&q, 0, "HOTPLUG_NET_REMOVE");
 	q.hdr.type = MSG_VM_REGISTER_LISTENER;
 	q.listener.events = MSG_VM_EVENT_ALL;
 	msg_set_str(q.listener.path, sizeof(q.listener.path), "/run/vmm/events.sock");
@@ -301,6 +314,33 @@ static void vm_seeds(void)
 	r.hdr.type = MSG_VM_RESP_SWAP_STATUS;
 	r.swap_status = (struct msg_vm_swap_status){
 	    .state = MSG_VM_SWAP_ACTIVE, .resident_bytes = 1 << 20, .swapped_bytes = 2 << 20};
+	vm_resp(&r, msg_vm_name(r.hdr.type));
+	r.hdr.type = MSG_VM_RESP_STATUS;
+	msg_set_str(r.status.name, sizeof(r.status.name), "vm0");
+	r.status.state = MSG_VM_STATE_RUNNING;
+	r.status.pid = 100;
+	r.status.uptime_ms = 5000;
+	r.status.memory_bytes = 256 << 20;
+	r.status.nvcpus = 1;
+	r.status.ndevices = 1;
+	msg_set_str(r.status.devices[0].name, sizeof(r.status.devices[0].name), "net0");
+	msg_set_str(r.status.devices[0].type, sizeof(r.status.devices[0].type), "net");
+	msg_set_str(r.status.devices[0].backend, sizeof(r.status.devices[0].backend), "tap0");
+	r.status.devices[0].pid = 101;
+	r.status.devices[0].flags = MSG_VM_DEV_JAILED | MSG_VM_DEV_ALIVE | MSG_VM_DEV_DRIVER_OK;
+	r.status.devices[0].pci_addr = MSG_VM_PCI_ADDR(0, 2);
+	r.status.devices[0].virtio_type = 1;
+	vm_resp(&r, "RESP_STATUS");
+	r.hdr.type = MSG_VM_RESP_HOTPLUG_NET;
+	msg_set_str(r.hotplug_net_done.device, sizeof(r.hotplug_net_done.device), "net1");
+	r.hotplug_net_done.pci_addr = MSG_VM_PCI_ADDR(1, 0);
+	vm_resp(&r, "RESP_HOTPLUG_NET");
+	r.hdr.type = MSG_VM_EVENT;
+	r.event.event = MSG_VM_EVENT_NET_HOTPLUG;
+	r.event.time_ms = 9000;
+	msg_set_str(r.event.device, sizeof(r.event.device), "net1");
+	r.event.value = 1;
+	msg_set_str(r.event.text, sizeof(r.event.text), "tap1");
 	vm_resp(&r, msg_vm_name(r.hdr.type));
 }
 

@@ -146,6 +146,9 @@ until_ok() {
 # a listener for the hot-plug events, from before the first add
 ctl events >"$WORK/events.out" 2>"$WORK/events.err" &
 PIDS+=("$!")
+# (vmm-ctl registers it in the background: the add must not come first)
+check "events: the listener is registered" \
+	wait_for "$WORK/one.err" 'control socket: listener .*vmm-ctl-events.* registered' 30 "$VMM_PID"
 present_before=$(console_count 'Card present')
 if ctl hotplug-net add tap1 >"$WORK/add.out" 2>&1; then
 	pass "hotplug-net add tap1: $(tr '\n' ' ' <"$WORK/add.out")"

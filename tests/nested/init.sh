@@ -5,6 +5,7 @@
 #
 # Console protocol (ttyS0 = kernel console, saved to console.log by run.sh):
 #   @@VMM_NESTED_READY uptime=<s>@@        about to run the command
+#   @@VMM_NESTED_ALIVE uptime=<s>@@        every 10 s while it runs (run.sh's watchdog)
 #   @@VMM_NESTED_EXIT=<rc> uptime=<s>@@    command finished with <rc>
 # The command's stdout goes to ttyS1, its stderr to ttyS2.
 
@@ -75,6 +76,15 @@ stamp mounts
 [ -f "/host$job/cmd.sh" ] || fail "missing $job/cmd.sh"
 stty -F /dev/ttyS1 raw -echo 2>/dev/null
 stty -F /dev/ttyS2 raw -echo 2>/dev/null
+
+# Signs of life for run.sh's watchdog: a line every 10 s while the command runs (a machine
+# whose CPUs are stuck stops printing them). Its kernel symbols, for run.sh to say where the
+# CPUs were stuck (nokaslr: the addresses hold for the whole run).
+(while sleep 10; do
+	read -r up _ </proc/uptime
+	echo "@@VMM_NESTED_ALIVE uptime=$up@@" >$con
+done) &
+(grep " [tT] " /proc/kallsyms >"/host$job/kallsyms" 2>$con) &
 
 read -r up _ </proc/uptime
 echo "@@VMM_NESTED_READY uptime=$up@@" >$con

@@ -14,6 +14,7 @@ set -euo pipefail
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 cache=${VMM_NESTED_CACHE:-/var/cache/vmm-nested}
 timeout_s=${VMM_NESTED_TIMEOUT:-600}
+stall_s=${VMM_NESTED_STALL:-300}
 cpu=${VMM_NESTED_CPU:-max}
 mem=${VMM_NESTED_MEM:-8192}
 smp=${VMM_NESTED_SMP:-2}
@@ -26,9 +27,11 @@ want_modules=(kvm kvm_amd virtio_pci 9pnet_virtio 9p tun)
 
 usage() {
 	cat <<EOF
-usage: $0 [--timeout SECS] [--cpu MODEL] [--time] [--verbose] -- COMMAND [ARGS...]
+usage: $0 [--timeout SECS] [--stall SECS] [--cpu MODEL] [--time] [--verbose] -- COMMAND [ARGS...]
        $0 --prepare     build the kernel/initramfs cache only
   --timeout SECS  kill L1 after SECS seconds (default $timeout_s), exit 124
+  --stall SECS    kill L1 when it showed no sign of life (its console is silent: it prints a
+                  line every 10 s) for SECS seconds (default $stall_s), exit 124
   --cpu MODEL     QEMU -cpu (default $cpu; needs svm, e.g. EPYC, qemu64,+svm)
   --time          print boot/command/total timings to stderr
   --verbose       copy L1's console (kernel log, init messages) to stderr
@@ -49,6 +52,8 @@ while [ $# -gt 0 ]; do
 	case $1 in
 	--timeout) timeout_s=${2:?}; shift 2 ;;
 	--timeout=*) timeout_s=${1#*=}; shift ;;
+	--stall) stall_s=${2:?}; shift 2 ;;
+	--stall=*) stall_s=${1#*=}; shift ;;
 	--cpu) cpu=${2:?}; shift 2 ;;
 	--cpu=*) cpu=${1#*=}; shift ;;
 	--time) show_time=1; shift ;;
@@ -61,6 +66,7 @@ while [ $# -gt 0 ]; do
 done
 [ $# -gt 0 ] || [ $prepare_only = 1 ] || { usage >&2; exit 125; }
 [[ $timeout_s =~ ^[0-9]+$ ]] || die "bad --timeout: $timeout_s"
+[[ $stall_s =~ ^[1-9][0-9]*$ ]] || die "bad --stall: $stall_s"
 
 # ---------------------------------------------------------------- cache ----
 
@@ -264,7 +270,7 @@ trap 'exit 143' TERM
 	echo
 } >"$job/cmd.sh"
 
-for f in out err; do mkfifo "$job/$f.in" "$job/$f.out"; done
+for f in out err mon; do mkfifo "$job/$f.in" "$job/$f.out"; done
 cat "$job/out.out" &
 pids+=($!)
 cat "$job/err.out" >&2 &
@@ -295,12 +301,58 @@ esac
 t0=$(date +%s.%N)
 timeout -k 5 "$timeout_s" qemu-system-x86_64 \
 	-accel tcg,thread=multi -M pc -cpu "$cpu" -smp "$smp" -m "$mem" \
-	-nographic -no-reboot -nodefaults -no-user-config -monitor none \
+	-nographic -no-reboot -nodefaults -no-user-config -monitor "pipe:$job/mon" \
 	-kernel "$kernel" -initrd "$initrd" \
-	-append "console=ttyS0 quiet loglevel=0 panic=-1 mitigations=off nokaslr vmm_nested.job=$job${cwd_share:+ vmm_nested.cwd=$cwd_share}" \
+	-append "console=ttyS0 quiet panic=-1 mitigations=off nokaslr vmm_nested.job=$job${cwd_share:+ vmm_nested.cwd=$cwd_share}" \
 	-serial "file:$job/console.log" -serial "pipe:$job/out" -serial "pipe:$job/err" \
 	"${share[@]}" </dev/null &
 qpid=$!
+
+# Where L1's CPUs are: QEMU's monitor, each CPU's RIP, named from L1's kernel symbols.
+where_are_cpus() {
+	local regs rip sym
+	echo 'info registers -a' >"$job/mon.in" || return 0
+	regs=$(timeout 5 cat "$job/mon.out" | tr -d '\r' | grep -E '^(CPU#|RIP=)') || true
+	while read -r line; do
+		case $line in
+		CPU#*) say "  $line" ;;
+		RIP=*)
+			rip=${line#RIP=}
+			rip=${rip%% *}
+			sym=
+			# (16 hex digits each: compared as strings; awk's numbers lose 64-bit bits)
+			[ ! -s "$job/kallsyms" ] || sym=$(awk -v r="$rip" '
+				function hex(s,  i, v) { v = 0
+					for (i = 1; i <= length(s); i++) v = v * 16 + index("0123456789abcdef", substr(s, i, 1)) - 1
+					return v }
+				BEGIN { want = tolower(r) ""; best = "" }
+				{ a = tolower($1) ""; if (length(a) == length(want) && a <= want && a > best) { best = a; name = $3 } }
+				END { if (name != "") printf "%s+0x%x", name, hex(substr(want, 9)) - hex(substr(best, 9)) }' "$job/kallsyms")
+			say "    rip $rip ${sym:-(no symbol)}"
+			;;
+		esac
+	done <<<"$regs"
+}
+
+# The watchdog: L1's console grows at least every 10 s (init.sh); silence for stall_s seconds
+# means its CPUs are stuck (seen: both busy, nothing running). Stop it, say where they were.
+stalled=0
+last_size=-1
+last_change=$SECONDS
+while kill -0 "$qpid" 2>/dev/null; do
+	size=$(stat -c %s "$job/console.log" 2>/dev/null || echo 0)
+	if [ "$size" != "$last_size" ]; then
+		last_size=$size
+		last_change=$SECONDS
+	elif [ $((SECONDS - last_change)) -ge "$stall_s" ]; then
+		say "L1 showed no sign of life for ${stall_s}s: it hung; its CPUs were at:"
+		where_are_cpus
+		stalled=1
+		kill "$qpid" 2>/dev/null || true
+		break
+	fi
+	sleep 2
+done
 set +e
 wait $qpid
 qrc=$?
@@ -316,12 +368,14 @@ done
 wait "${pids[0]}" "${pids[1]}" 2>/dev/null || true
 [ $verbose = 0 ] || sleep 0.2
 
-log=$(tr -d '\r' <"$job/console.log")
+log=$(tr -d '\r' <"$job/console.log" | grep -v '@@VMM_NESTED_ALIVE')
 ready=$(sed -n 's/.*@@VMM_NESTED_READY uptime=\([0-9.]*\)@@.*/\1/p' <<<"$log" | head -n1)
 exitline=$(sed -n 's/.*@@VMM_NESTED_EXIT=\([0-9]*\) uptime=\([0-9.]*\)@@.*/\1 \2/p' <<<"$log" | head -n1)
 
 if [ -z "$exitline" ]; then
-	if [ $qrc = 124 ] || [ $qrc = 137 ]; then
+	if [ $stalled = 1 ]; then
+		rc=124
+	elif [ $qrc = 124 ] || [ $qrc = 137 ]; then
 		say "timeout after ${timeout_s}s"
 		rc=124
 	else
