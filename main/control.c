@@ -75,6 +75,7 @@ int control_open(struct control *c, const char *path)
 	for (int i = 0; i < CONTROL_MAX_CLIENTS; i++)
 		c->clients[i] = -1;
 	pthread_mutex_init(&c->lock, NULL);
+	pthread_cond_init(&c->work, NULL);
 	c->uid = geteuid();
 	ret = make_addr(path, &a);
 	if (ret == 0)
@@ -192,11 +193,91 @@ static void listener_request(struct control *c, const struct vm_request *q, stru
 	pthread_mutex_unlock(&c->lock);
 }
 
+/* Sends r to client i. Never blocks: a client that does not read its answer loses it. */
+static void answer(struct control *c, int i, const struct vm_request *q,
+		   const struct vm_response *r)
+{
+	struct tube t = {.fd = c->clients[i]};
+	uint8_t out[MSG_MAX_SIZE];
+	size_t len;
+	int ret;
+
+	c->served++;
+	ret = msg_vm_encode_response(r, 0, out, sizeof(out), &len);
+	if (ret < 0) {
+		/* a bug of ours: the client hears about it instead of waiting out its timeout */
+		struct vm_response e;
+
+		log_err("control socket: the answer to %s (%s) does not encode: %s",
+			q ? msg_vm_name(q->hdr.type) : "a malformed request", msg_vm_name(r->hdr.type),
+			strerror(-ret));
+		msg_vm_error(&e, -EIO, "vmm could not encode its answer to %s",
+			     q ? msg_vm_name(q->hdr.type) : "the request");
+		ret = msg_vm_encode_response(&e, 0, out, sizeof(out), &len);
+	}
+	if (ret == 0)
+		tube_send(&t, out, len, NULL, 0);
+}
+
+/*
+ * A slow request from client i, for the worker: the connection leaves the epoll set until it
+ * is answered (one request at a time per connection). False when it cannot be queued.
+ */
+static bool defer(struct control *c, int i, const struct vm_request *q, int *fd)
+{
+	bool queued = false;
+
+	pthread_mutex_lock(&c->lock);
+	if (c->npending < CONTROL_MAX_CLIENTS && !c->stopping &&
+	    epoll_ctl(c->epfd, EPOLL_CTL_DEL, c->clients[i], NULL) == 0) {
+		c->pending[c->npending++] = (struct control_pending){.client = i, .fd = *fd, .q = *q};
+		*fd = -1;
+		queued = true;
+		pthread_cond_signal(&c->work);
+	}
+	pthread_mutex_unlock(&c->lock);
+	return queued;
+}
+
+/* The worker: slow requests in the order they came, each answered, its connection watched again. */
+static void *worker_thread(void *arg)
+{
+	struct control *c = arg;
+
+	pthread_setname_np(pthread_self(), "vmm-ctl-work");
+	pthread_mutex_lock(&c->lock);
+	for (;;) {
+		struct vm_response r = {.hdr.type = MSG_VM_RESP_OK};
+		struct control_pending p;
+
+		while (!c->npending && !c->stopping)
+			pthread_cond_wait(&c->work, &c->lock);
+		if (c->stopping)
+			break;
+		p = c->pending[0];
+		memmove(&c->pending[0], &c->pending[1], --c->npending * sizeof(c->pending[0]));
+		pthread_mutex_unlock(&c->lock);
+
+		c->handler.handle(c->handler.ctx, &p.q, &p.fd, &r);
+		if (p.fd >= 0)
+			close(p.fd);
+		answer(c, p.client, &p.q, &r);
+		/* watched again: its next request, or its hang-up (then the control thread drops it) */
+		if (watch(c, c->clients[p.client], (uint64_t)p.client) < 0) {
+			log_warn_errno("control socket: a connection cannot be watched again, closed");
+			close_fd(&c->clients[p.client]);
+		}
+		pthread_mutex_lock(&c->lock);
+	}
+	pthread_mutex_unlock(&c->lock);
+	return NULL;
+}
+
 /* One message from client i: decoded, answered; a bad one also ends the connection. */
 static void serve_client(struct control *c, int i)
 {
 	struct tube t = {.fd = c->clients[i]};
-	uint8_t in[MSG_MAX_SIZE], out[MSG_MAX_SIZE];
+	uint8_t in[MSG_MAX_SIZE];
 	struct vm_request q;
 	struct vm_response r = {.hdr.type = MSG_VM_RESP_OK};
 	unsigned int nfds = 0;
@@ -225,14 +306,16 @@ static void serve_client(struct control *c, int i)
 	else if (q.hdr.type == MSG_VM_REGISTER_LISTENER || q.hdr.type == MSG_VM_UNREGISTER_LISTENER ||
 		 q.hdr.type == MSG_VM_UNREGISTER)
 		listener_request(c, &q, &r);
-	else
+	else if (c->handler.slow && c->handler.slow(c->handler.ctx, &q)) {
+		if (defer(c, i, &q, &fds[0]))
+			return; /* the worker answers */
+		msg_vm_error(&r, -EBUSY, "%s: the control socket is stopping or busy",
+			     msg_vm_name(q.hdr.type));
+	} else
 		c->handler.handle(c->handler.ctx, &q, &fds[0], &r);
 	if (fds[0] >= 0)
 		close(fds[0]);
-	c->served++;
-	/* Never blocks: a client that does not read its answer loses it. */
-	if (msg_vm_encode_response(&r, 0, out, sizeof(out), &len) == 0)
-		tube_send(&t, out, len, NULL, 0);
+	answer(c, i, bad ? NULL : &q, &r);
 	if (bad) {
 		log_warn("control socket: %s, connection closed", r.err.message);
 		drop_client(c, i);
@@ -281,9 +364,12 @@ int control_start(struct control *c, const struct control_handler *h)
 	if (ret == 0)
 		ret = watch(c, c->listen_fd, EV_LISTEN);
 	if (ret == 0)
+		ret = -pthread_create(&c->worker, NULL, worker_thread, c);
+	c->worker_running = ret == 0;
+	if (ret == 0)
 		ret = -pthread_create(&c->thread, NULL, control_thread, c);
 	if (ret < 0) {
-		log_err("control socket: cannot start its thread: %s", strerror(-ret));
+		log_err("control socket: cannot start its threads: %s", strerror(-ret));
 		return ret;
 	}
 	c->running = true;
@@ -294,9 +380,20 @@ void control_close(struct control *c)
 {
 	uint64_t one = 1;
 
+	/* nothing more is queued, and the worker begins nothing new */
+	pthread_mutex_lock(&c->lock);
+	c->stopping = true;
+	pthread_cond_signal(&c->work);
+	pthread_mutex_unlock(&c->lock);
 	if (c->running && write(c->stop_fd, &one, sizeof(one)) == sizeof(one))
 		pthread_join(c->thread, NULL);
 	c->running = false;
+	if (c->worker_running)
+		pthread_join(c->worker, NULL);
+	c->worker_running = false;
+	for (unsigned int k = 0; k < c->npending; k++)
+		close_fd(&c->pending[k].fd);
+	c->npending = 0;
 	for (int i = 0; i < CONTROL_MAX_CLIENTS; i++)
 		close_fd(&c->clients[i]);
 	if (c->listen_fd >= 0 && c->path[0] && !c->keep_file)
@@ -305,6 +402,7 @@ void control_close(struct control *c)
 	close_fd(&c->event_fd);
 	close_fd(&c->epfd);
 	close_fd(&c->stop_fd);
+	pthread_cond_destroy(&c->work);
 	pthread_mutex_destroy(&c->lock);
 }
 

@@ -6,6 +6,10 @@
  * error answer and its connection is closed; a client that does not read its answers loses
  * them, never holds the VM. Listeners (REGISTER_LISTENER) get events as datagrams on their
  * own socket; one that vanished is dropped.
+ *
+ * Slow requests (the handler says which: hot-plug, which waits for the guest) are served one at
+ * a time by a second thread, the worker, so that they hold up neither the other connections nor
+ * the VM: their connection waits for its answer, the others are served meanwhile.
  */
 #ifndef VMM_MAIN_CONTROL_H
 #define VMM_MAIN_CONTROL_H
@@ -27,7 +31,16 @@
  */
 struct control_handler {
 	void (*handle)(void *ctx, const struct vm_request *q, int *fd, struct vm_response *r);
+	/* true: q is handled on the worker thread (NULL: none is) */
+	bool (*slow)(void *ctx, const struct vm_request *q);
 	void *ctx;
+};
+
+/* A slow request waiting for the worker: its connection is off the epoll set meanwhile. */
+struct control_pending {
+	int client; /* index into clients[] */
+	int fd;	    /* the fd the request carried, or -1 */
+	struct vm_request q;
 };
 
 struct control_listener {
@@ -46,9 +59,15 @@ struct control {
 	struct control_handler handler;
 	pthread_t thread;
 	bool running;
-	pthread_mutex_t lock; /* listeners: the handler thread and control_event() */
+	pthread_mutex_t lock; /* listeners, pending and stopping: both threads, control_event() */
 	struct control_listener listeners[CONTROL_MAX_LISTENERS];
-	unsigned long served; /* requests answered, for tests and status */
+	pthread_t worker;
+	bool worker_running;
+	pthread_cond_t work; /* pending or stopping changed */
+	struct control_pending pending[CONTROL_MAX_CLIENTS]; /* FIFO: [0, npending) */
+	unsigned int npending;
+	bool stopping;
+	_Atomic unsigned long served; /* requests answered, for tests and status */
 	/* vmm.policy has no unlink: a locked-down vmm leaves its socket file, which the next VM of
 	 * that name replaces (a dead VM's socket refuses connections: vmm-ctl says no VM there) */
 	bool keep_file;
@@ -62,7 +81,10 @@ struct control {
 int control_open(struct control *c, const char *path);
 /* Starts the thread that serves it. */
 int control_start(struct control *c, const struct control_handler *h);
-/* Stops the thread, closes every connection, removes the socket file. */
+/*
+ * Stops both threads (the worker after the request it is serving: its handler must return;
+ * the queued ones are dropped), closes every connection, removes the socket file.
+ */
 void control_close(struct control *c);
 /* Sends e to every listener that asked for its kind; callable from any thread. */
 void control_event(struct control *c, const struct msg_vm_event *e);

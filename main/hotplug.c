@@ -308,20 +308,24 @@ static struct timespec deadline(int ms)
 
 /*
  * Waits (bounded) for the guest to power the slot off, then (bounded again) for it to finish
- * with the slot: power indicator off. True when the slot was powered off.
+ * with the slot: power indicator off. held (if any) is let go of meanwhile. 1 when the slot was
+ * powered off, 0 when the guest did not in time, -ECANCELED when the VM is stopping.
  */
-static bool wait_released(struct hotplug *hp, struct hotplug_slot *s, int ms)
+static int wait_released(struct hotplug *hp, struct hotplug_slot *s, int ms, pthread_mutex_t *held)
 {
 	struct timespec until = deadline(ms);
-	bool off;
+	int ret;
 
+	if (held)
+		pthread_mutex_unlock(held);
 	pthread_mutex_lock(&hp->lock);
-	while (s->powered && pthread_cond_timedwait(&hp->cond, &hp->lock, &until) == 0)
+	while (s->powered && !hp->stopping &&
+	       pthread_cond_timedwait(&hp->cond, &hp->lock, &until) == 0)
 		;
-	off = !s->powered;
-	if (off) {
+	ret = hp->stopping ? -ECANCELED : !s->powered;
+	if (ret == 1) {
 		until = deadline(HOTPLUG_INDICATOR_MS);
-		while (!s->dark && !s->powered &&
+		while (!s->dark && !s->powered && !hp->stopping &&
 		       pthread_cond_timedwait(&hp->cond, &hp->lock, &until) == 0)
 			;
 		if (!s->dark)
@@ -329,10 +333,21 @@ static bool wait_released(struct hotplug *hp, struct hotplug_slot *s, int ms)
 				 (unsigned int)(s - hp->slots));
 	}
 	pthread_mutex_unlock(&hp->lock);
-	return off;
+	if (held)
+		pthread_mutex_lock(held);
+	return ret;
 }
 
-int hotplug_remove_net(struct hotplug *hp, const char *tap, bool force, char *err, size_t errlen)
+void hotplug_cancel(struct hotplug *hp)
+{
+	pthread_mutex_lock(&hp->lock);
+	hp->stopping = true;
+	pthread_cond_broadcast(&hp->cond);
+	pthread_mutex_unlock(&hp->lock);
+}
+
+int hotplug_remove_net(struct hotplug *hp, const char *tap, bool force, pthread_mutex_t *held,
+		       char *err, size_t errlen)
 {
 	struct hotplug_slot *s = slot_of_tap(hp, tap);
 	struct hosted_device *d;
@@ -353,7 +368,12 @@ int hotplug_remove_net(struct hotplug *hp, const char *tap, bool force, char *er
 	snprintf(name, sizeof(name), "%s", d->name);
 	/* s->powered follows every Slot Control power write (port_power); ports start off */
 	ret = pcie_port_request_unplug(&s->port);
-	released = ret != 0 || wait_released(hp, s, HOTPLUG_RELEASE_MS);
+	ret = ret != 0 ? 1 : wait_released(hp, s, HOTPLUG_RELEASE_MS, held);
+	if (ret == -ECANCELED) {
+		snprintf(err, errlen, "the VM is stopping; %s (%s) was not removed", name, tap);
+		return ret;
+	}
+	released = ret == 1;
 	if (!released && !force) {
 		snprintf(err, errlen,
 			 "the guest did not release %s (%s) within %d s; it stays (--force removes "

@@ -7,7 +7,8 @@
  * The windows are on the MMIO bus from the start (the bus is fixed once the vCPUs run); each
  * dispatches to the function in its slot, or reads all ones when the slot is empty.
  *
- * Called from the control thread, one request at a time (vm.c's ctl_lock).
+ * Called from the control socket's worker thread, one request at a time, under vm.c's ctl_lock,
+ * which remove lets go of while it waits for the guest (the control socket keeps answering).
  */
 #ifndef VMM_MAIN_HOTPLUG_H
 #define VMM_MAIN_HOTPLUG_H
@@ -56,8 +57,9 @@ struct hotplug {
 	int vm_fd;
 	struct device_host *devices;
 	const char *vm_name;
-	pthread_mutex_t lock; /* powered and dark, with cond */
+	pthread_mutex_t lock; /* powered, dark and stopping, with cond */
 	pthread_cond_t cond;
+	bool stopping; /* hotplug_cancel(): the VM stops, nothing waits for the guest any more */
 };
 
 /*
@@ -77,8 +79,12 @@ int hotplug_add_net(struct hotplug *hp, const char *tap, int *fd,
 /*
  * Removes the hot-plugged NIC on `tap`: asks the guest to let go (attention button), waits for
  * it (bounded), then stops its device and frees the slot. force: remove even when the guest
- * does not let go in time (a surprise removal). 0, or -errno with err.
+ * does not let go in time (a surprise removal). held: a mutex the caller holds, let go of while
+ * remove waits for the guest (or NULL). 0, or -errno with err (-ECANCELED: the VM is stopping).
  */
-int hotplug_remove_net(struct hotplug *hp, const char *tap, bool force, char *err, size_t errlen);
+int hotplug_remove_net(struct hotplug *hp, const char *tap, bool force, pthread_mutex_t *held,
+		       char *err, size_t errlen);
+/* The VM stops: a remove waiting for the guest gives up at once, and later ones do not wait. */
+void hotplug_cancel(struct hotplug *hp);
 
 #endif

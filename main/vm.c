@@ -549,8 +549,9 @@ static void hotplug_net(struct vm *vm, const struct msg_vm_hotplug_net *q, int *
 		if (ret == 0)
 			r->hdr.type = MSG_VM_RESP_HOTPLUG_NET;
 	} else {
-		ret = hotplug_remove_net(&vm->hotplug, q->tap, q->flags & MSG_VM_NET_FORCE, err,
-					 sizeof(err));
+		/* the wait for the guest lets go of ctl_lock: status, stop, ... go on meanwhile */
+		ret = hotplug_remove_net(&vm->hotplug, q->tap, q->flags & MSG_VM_NET_FORCE,
+					 &vm->ctl_lock, err, sizeof(err));
 	}
 	if (ret < 0) {
 		log_warn("hotplug-net %s %s: %s", q->op == MSG_VM_NET_ADD ? "add" : "remove", q->tap,
@@ -611,6 +612,13 @@ static void handle_request(void *ctx, const struct vm_request *q, int *fd, struc
 	pthread_mutex_unlock(&vm->ctl_lock);
 }
 
+/* Hot-plug requests wait for the guest: the control socket serves them on its worker thread. */
+static bool slow_request(void *ctx, const struct vm_request *q)
+{
+	(void)ctx;
+	return q->hdr.type == MSG_VM_HOTPLUG_NET;
+}
+
 static int open_control(struct vm *vm)
 {
 	char path[MSG_VM_SOCKET_PATH];
@@ -636,7 +644,7 @@ static int lock_down(struct vm *vm)
 {
 	bool keep_kill = geteuid() == 0 && vm->cfg->jail.uid != 0;
 
-	const struct control_handler h = {.handle = handle_request, .ctx = vm};
+	const struct control_handler h = {.handle = handle_request, .slow = slow_request, .ctx = vm};
 	int ret;
 
 	if (vm->cfg->jail.enabled && lockdown_apply(&vm->vmm_filter, keep_kill) < 0)
@@ -884,7 +892,10 @@ static int exit_code(const struct vm *vm)
 
 static void vm_destroy(struct vm *vm)
 {
-	/* The control thread first: it calls into the devices. */
+	/* The control threads first: they call into the devices. A remove that waits for the
+	 * guest stops waiting, so that the control socket's worker can finish. */
+	if (vm->ctl_open && vm->devices_ready)
+		hotplug_cancel(&vm->hotplug);
 	if (vm->ctl_open)
 		control_close(&vm->ctl);
 	vm->ctl_open = false;

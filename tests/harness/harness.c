@@ -968,6 +968,18 @@ uint64_t harness_irqs(struct harness *h, unsigned int qi)
 	return h->q[qi].irqs;
 }
 
+uint64_t harness_irqs_settled(struct harness *h, unsigned int qi)
+{
+	struct device_request q = {.hdr.type = MSG_DEVICE_CONFIG_READ};
+	struct device_response r;
+
+	/* any answer will do, a refusal too (rng has no config space) */
+	q.config_read.len = 1;
+	if (harness_call(h, &q, NULL, 0, &r) < 0)
+		return UINT64_MAX;
+	return harness_irqs(h, qi);
+}
+
 int harness_wait_used(struct harness *h, unsigned int qi, struct harness_used *u, int timeout_ms)
 {
 	int64_t end = now_ms() + timeout_ms;

@@ -200,6 +200,14 @@ int harness_run(struct harness *h, unsigned int qi, const struct harness_buf *bu
 		bool indirect, struct harness_used *u);
 /* Reads what the interrupt eventfd counted since the last look; returns the running total. */
 uint64_t harness_irqs(struct harness *h, unsigned int qi);
+/*
+ * The interrupts of every used entry seen so far, counted: a device signals just after it
+ * publishes, so used idx can show an entry whose interrupt is still on its way (slow devices:
+ * ASan, the learning run). A round trip through the device's event loop (a config read) comes
+ * after that signal (the devices are single-threaded). Returns harness_irqs(), or UINT64_MAX
+ * when the device did not answer.
+ */
+uint64_t harness_irqs_settled(struct harness *h, unsigned int qi);
 
 /* Interrupt suppression fields the driver owns. */
 void harness_set_avail_flags(struct harness *h, unsigned int qi, uint16_t flags);

@@ -190,7 +190,21 @@ expect_err "add with no free slot" "no free hot-plug slot" hotplug-net add tap3
 check "the guest still answers ping after the errors" in_ns ping -c 1 -w 60 "$GUEST_IP"
 
 gone_before=$(console_count 'Card not present|Powering off due to button press')
-if ctl hotplug-net remove tap1 >"$WORK/rm.out" 2>&1; then
+buttons_before=$(console_count 'Attention button pressed')
+ctl hotplug-net remove tap1 >"$WORK/rm.out" 2>&1 &
+rm_pid=$!
+PIDS+=("$rm_pid")
+# while the guest takes its time (Linux waits 5 s after the button), vmm answers other requests
+if until_ok 60 bash -c "[ \$(grep -Ec 'Attention button pressed' '$WORK/one.out') -gt $buttons_before ]"; then
+	st_ok=no rm_waiting=no
+	ctl status >"$WORK/st-during.out" 2>&1 && st_ok=yes
+	kill -0 "$rm_pid" 2>/dev/null && rm_waiting=yes
+	check "status answers while the remove waits for the guest (answered: $st_ok, the remove still waiting after it: $rm_waiting)" \
+		[ "$st_ok $rm_waiting" = "yes yes" ]
+else
+	fail "the guest's console shows the attention button pressed"
+fi
+if wait_exit "$rm_pid" 90 && [ "$EXIT_CODE" = 0 ]; then
 	pass "hotplug-net remove tap1"
 else
 	fail "hotplug-net remove tap1: $(cat "$WORK/rm.out")"
@@ -228,11 +242,26 @@ check "no leaked process (children of vmm: $procs_before before, $procs_after af
 	bash -c "kill -0 $VMM_PID && [ $procs_before -gt 0 ] && [ $procs_after = $procs_before ]"
 check "the guest still answers ping after the cycles" in_ns ping -c 1 -w 60 "$GUEST_IP"
 
+# stop while a remove waits for the guest: the remove gives up at once, vmm stops in order
+buttons_before=$(console_count 'Attention button pressed')
+ctl hotplug-net add tap1 >/dev/null 2>&1 && until_ok 120 driver_ok tap1 ||
+	fail "hotplug-net add tap1 before the stop"
+ctl hotplug-net remove tap1 >"$WORK/rm.out" 2>&1 &
+rm_pid=$!
+PIDS+=("$rm_pid")
+until_ok 60 bash -c "[ \$(grep -Ec 'Attention button pressed' '$WORK/one.out') -gt $buttons_before ]" ||
+	fail "the guest's console shows the attention button pressed (before the stop)"
 "$VMM_CTL" --socket "$WORK/vm.sock" stop >/dev/null 2>&1
 if wait_exit "$VMM_PID" 60; then
-	check "vmm-ctl stop: vmm exits 0 ($EXIT_CODE)" [ "$EXIT_CODE" = 0 ]
+	check "vmm-ctl stop during a remove: vmm exits 0 ($EXIT_CODE)" [ "$EXIT_CODE" = 0 ]
 else
-	fail "vmm exits after vmm-ctl stop"
+	fail "vmm exits after vmm-ctl stop during a remove"
+fi
+if wait_exit "$rm_pid" 10; then
+	check "the remove that was waiting says the VM is stopping: $(head -n 1 "$WORK/rm.out")" \
+		bash -c "[ $EXIT_CODE != 0 ] && grep -q 'the VM is stopping' '$WORK/rm.out'"
+else
+	fail "the remove that was waiting ends when vmm stops"
 fi
 check "no vmm-device process is left" bash -c "! pgrep -P $VMM_PID -x vmm-device"
 finish
