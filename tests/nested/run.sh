@@ -334,13 +334,19 @@ where_are_cpus() {
 	done <<<"$regs"
 }
 
-# The watchdog: L1's console grows at least every 10 s (init.sh); silence for stall_s seconds
-# means its CPUs are stuck (seen: both busy, nothing running). Stop it, say where they were.
+# The watchdog: L1 prints a sign of life every 10 s once the command runs (init.sh); none for
+# stall_s seconds means its CPUs are stuck (seen: both busy, nothing running; its kernel's own
+# soft-lockup reports do not count). Stop it, say where they were. Before the command starts,
+# any console output counts.
 stalled=0
 last_size=-1
 last_change=$SECONDS
 while kill -0 "$qpid" 2>/dev/null; do
-	size=$(stat -c %s "$job/console.log" 2>/dev/null || echo 0)
+	if grep -q '@@VMM_NESTED_READY' "$job/console.log" 2>/dev/null; then
+		size=alive-$(grep -c '@@VMM_NESTED_ALIVE' "$job/console.log" 2>/dev/null || true)
+	else
+		size=$(stat -c %s "$job/console.log" 2>/dev/null || echo 0)
+	fi
 	if [ "$size" != "$last_size" ]; then
 		last_size=$size
 		last_change=$SECONDS
